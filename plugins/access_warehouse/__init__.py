@@ -1,0 +1,1 @@
+"""Access-log warehouse: extract, land, normalise, validate, resolve and load access events."""
