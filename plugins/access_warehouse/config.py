@@ -15,7 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from access_warehouse.paths import CONFIG_DIR
 
-SIGNIN_EVENT_TYPES = ("interactiveUser", "nonInteractiveUser", "servicePrincipal", "managedIdentity")
+SIGNIN_EVENT_TYPES = (
+    "interactiveUser",
+    "nonInteractiveUser",
+    "servicePrincipal",
+    "managedIdentity",
+)
 
 
 class ConfigError(ValueError):
@@ -68,7 +73,13 @@ class EntraTenantConfig(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,40}$")
     tenant_id: str = Field(min_length=1)
     conn_id: str = Field(pattern=r"^msgraph[a-z0-9_]*$")
+    #: The default tenant's DAGs have the contract ids (``entra_signins``); every other tenant's
+    #: carry its name (``entra_signins_<name>``). A lone tenant is the default.
+    default: bool = False
     signins: SignInFeedConfig = SignInFeedConfig()
+
+    def dag_id(self, feed: str) -> str:
+        return f"entra_{feed}" if self.default else f"entra_{feed}_{self.name}"
 
     def source_id(self, feed: str) -> str:
         """The stable source id of one feed of this tenant: ``entra:<name>:<feed>``."""
@@ -85,6 +96,11 @@ class SourcesConfig(_Strict):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"tenant names must be unique; repeated: {duplicates}")
+        defaults = [tenant.name for tenant in value if tenant.default]
+        if len(defaults) > 1:
+            raise ValueError(f"at most one tenant may be the default; marked: {defaults}")
+        if len(value) == 1 and not defaults:
+            value = [value[0].model_copy(update={"default": True})]
         return value
 
     def tenant(self, name: str) -> EntraTenantConfig:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +43,10 @@ OUTCOMES: frozenset[str] = frozenset({"success", "failure", "unknown"})
 ACTOR_TYPES: frozenset[str] = frozenset(
     {"user", "service_principal", "managed_identity", "database_role", "unknown"}
 )
+
+#: Namespace of every deterministic id in the warehouse (users, config items, sources). Changing
+#: it would re-key the whole warehouse: never do.
+ID_NAMESPACE = uuid.UUID("9b7e3c52-5d0f-4f8e-9a51-2f0c6d1b7a34")
 
 #: Columns that must never be null; rows that break this go to quarantine.
 REQUIRED_COLUMNS: tuple[str, ...] = (

@@ -28,12 +28,10 @@ def start_embedded_warehouse(data_dir: Path | None = None, *, database: str = "w
 
 
 def stop_embedded_warehouse(data_dir: Path | None = None) -> None:
-    """Stop the embedded Postgres if it runs."""
-    import subprocess
-
-    import pgserver
+    """Stop the embedded Postgres if it runs (as pgserver's own system user when we are root)."""
+    from pgserver._commands import pg_ctl  # pgserver has no public stop for a kept server
 
     pgdata = (data_dir or DEFAULT_DATA_DIR) / "pg"
     if (pgdata / "postmaster.pid").exists():
-        pg_ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
-        subprocess.run([str(pg_ctl), "-D", str(pgdata), "stop", "-m", "fast"], check=False)
+        user = "pgserver" if os.geteuid() == 0 else None
+        pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pgdata, user=user)

@@ -19,7 +19,7 @@ MIGRATIONS_DIR = SQL_DIR / "migrations"
 
 @cache
 def sql(name: str) -> str:
-    """The text of ``include/sql/<name>``; each file holds one statement unless it says otherwise."""
+    """The text of ``include/sql/<name>`` (one statement per file unless it says otherwise)."""
     return (SQL_DIR / name).read_text()
 
 

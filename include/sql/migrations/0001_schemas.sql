@@ -15,6 +15,8 @@ CREATE TABLE landing.extract_batches (
     run_id        text,
     window_start  timestamptz NOT NULL,
     window_end    timestamptz NOT NULL,
+    -- the run's data interval is [window_start + lookback, window_end)
+    lookback      interval NOT NULL DEFAULT '0',
     status        text NOT NULL CHECK (status IN ('extracting', 'extracted', 'failed', 'loaded')),
     pages         integer NOT NULL DEFAULT 0,
     records       integer NOT NULL DEFAULT 0,
@@ -166,6 +168,7 @@ CREATE TABLE audit.batches (
     run_id           text,
     window_start     timestamptz NOT NULL,
     window_end       timestamptz NOT NULL,
+    lookback         interval NOT NULL,
     pages            integer NOT NULL,
     extracted        integer NOT NULL,
     loaded           integer NOT NULL,

@@ -1,0 +1,25 @@
+# The two README commands: `make demo` and `make test`. Each bootstraps .venv itself.
+PY := .venv/bin/python
+export PYTHONPATH := $(CURDIR)/plugins
+
+.PHONY: demo test lint benchmark bootstrap stop
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+demo: bootstrap
+	$(PY) -m access_warehouse.cli demo
+
+test: bootstrap
+	$(PY) -m pytest -q
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+lint: bootstrap
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+benchmark: bootstrap
+	$(PY) benchmarks/signins_interval.py
+
+stop:
+	$(PY) -c "from access_warehouse.embedded import stop_embedded_warehouse as s; s()"

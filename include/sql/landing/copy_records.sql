@@ -1,0 +1,1 @@
+COPY landing.records (batch_id, page_no, record_no, payload) FROM STDIN

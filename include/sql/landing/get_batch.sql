@@ -1,0 +1,4 @@
+SELECT batch_id, source_id, source_kind, status, window_start, window_end, pages, records
+FROM landing.extract_batches
+WHERE batch_id = %(batch_id)s
+FOR UPDATE

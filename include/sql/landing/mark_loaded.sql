@@ -1,0 +1,1 @@
+UPDATE landing.extract_batches SET status = 'loaded' WHERE batch_id = %(batch_id)s

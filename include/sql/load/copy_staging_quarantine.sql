@@ -1,0 +1,1 @@
+COPY staging_quarantine (record_key, payload_hash, payload, reasons) FROM STDIN

@@ -1,0 +1,102 @@
+"""Landing: raw source records, page by page, exactly as received (COPY, committed per page)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from access_warehouse.warehouse import connect, execute, sql
+
+
+@dataclass(frozen=True)
+class ExtractWindow:
+    """``[start, end)`` to extract; the run's own data interval starts ``lookback`` after start."""
+
+    start: datetime
+    end: datetime
+    lookback: timedelta = timedelta(0)
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("extract window bounds must be timezone-aware (UTC)")
+        if self.start >= self.end:
+            raise ValueError(f"extract window is empty: {self.start} >= {self.end}")
+
+
+class LandingBatch:
+    """One extract attempt: a row in ``landing.extract_batches`` plus its pages of records.
+
+    Each page is committed on its own, so a failed attempt leaves its pages behind, marked by the
+    batch's ``failed`` status, and never holds more than one page in memory.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        source_id: str,
+        source_kind: str,
+        window: ExtractWindow,
+        dag_id: str | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.batch_id = uuid.uuid4()
+        self.source_id = source_id
+        self.pages = 0
+        self.records = 0
+        self._conn: psycopg.Connection = connect(dsn)
+        execute(
+            self._conn,
+            "landing/start_batch.sql",
+            {
+                "batch_id": self.batch_id,
+                "source_id": source_id,
+                "source_kind": source_kind,
+                "dag_id": dag_id,
+                "run_id": run_id,
+                "window_start": window.start,
+                "window_end": window.end,
+                "lookback": window.lookback,
+            },
+        )
+        self._conn.commit()
+
+    def write_page(self, records: list[dict[str, Any]]) -> None:
+        page_no = self.pages
+        with (
+            self._conn.cursor() as cursor,
+            cursor.copy(sql("landing/copy_records.sql")) as copy,
+        ):
+            for record_no, record in enumerate(records):
+                copy.write_row((self.batch_id, page_no, record_no, json.dumps(record)))
+        execute(
+            self._conn,
+            "landing/page_landed.sql",
+            {"batch_id": self.batch_id, "records": len(records)},
+        )
+        self._conn.commit()
+        self.pages += 1
+        self.records += len(records)
+
+    def finish(self, status: str, *, error: str | None = None, stats: Any = None) -> None:
+        self._conn.rollback()  # whatever a failed page left open
+        execute(
+            self._conn,
+            "landing/finish_batch.sql",
+            {
+                "batch_id": self.batch_id,
+                "status": status,
+                "error": error,
+                "request_stats": Jsonb(asdict(stats) if stats is not None else {}),
+            },
+        )
+        self._conn.commit()
+
+    def close(self) -> None:
+        self._conn.close()

@@ -1,0 +1,54 @@
+"""Deterministic ids for people, config items and sources (the same input gives the same UUID).
+
+The per-row work here only derives candidate ids and normalised aliases; matching them against
+known aliases and the editable mapping table is set-based SQL (``include/sql/load/resolve_*``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from access_warehouse.contract import ID_NAMESPACE
+
+#: What kind of identifier an actor's external id is, by actor type.
+ACTOR_ID_ALIAS_KIND = {
+    "user": "object_id",
+    "service_principal": "service_principal_id",
+    "managed_identity": "service_principal_id",
+    "database_role": "login",
+}
+
+
+def normalise_alias(value: Any) -> str | None:
+    """``lower(btrim())``, the one normal form of every alias; empty becomes None."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    return text or None
+
+
+def source_uuid(source_id: str) -> uuid.UUID:
+    """The UUID of a source (``audit.access_logs.scraper_id``)."""
+    return uuid.uuid5(ID_NAMESPACE, f"source:{source_id}")
+
+
+def actor_identity(event: dict[str, Any]) -> tuple[str | None, str | None, str | None, uuid.UUID]:
+    """(id alias, its kind, principal-name alias, candidate person id) of an event's actor.
+
+    The candidate id is what a new person gets when no alias or mapping matches; an actor with no
+    identifier at all is the source's one "unknown actor", counted like any other.
+    """
+    alias_id = normalise_alias(event.get("actor_external_id"))
+    alias_name = normalise_alias(event.get("actor_principal_name"))
+    alias_kind = ACTOR_ID_ALIAS_KIND.get(event.get("actor_type") or "", "external_id")
+    key = alias_id or alias_name or f"unknown:{event.get('source_id')}"
+    return alias_id, alias_kind if alias_id else None, alias_name, uuid.uuid5(ID_NAMESPACE, key)
+
+
+def config_item_id(target_type: str | None, external_id: Any, name: Any) -> uuid.UUID | None:
+    """The config item of a target: keyed by type and normalised external id (or name)."""
+    key = normalise_alias(external_id) or normalise_alias(name)
+    if not target_type or key is None:
+        return None
+    return uuid.uuid5(ID_NAMESPACE, f"{target_type}:{key}")

@@ -1,0 +1,68 @@
+"""Shared fixtures: a real embedded Postgres, the real Graph simulator over HTTPS, real Airflow.
+
+Airflow reads its configuration when first imported, so its home (a temporary SQLite metadata
+DB) is set here, before any test module can import it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="access-warehouse-tests-"))
+
+from access_warehouse.local_env import airflow_env  # noqa: E402
+
+os.environ.update(airflow_env(_SESSION_DIR, {}))
+
+
+@pytest.fixture(scope="session")
+def session_dir() -> Path:
+    return _SESSION_DIR
+
+
+@pytest.fixture(scope="session")
+def pg_server(session_dir: Path) -> Iterator[str]:
+    """An embedded PostgreSQL for the session; yields the socket directory."""
+    from access_warehouse.embedded import start_embedded_warehouse, stop_embedded_warehouse
+
+    start_embedded_warehouse(session_dir, database="template_warehouse")
+    yield str(session_dir / "pg")
+    stop_embedded_warehouse(session_dir)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(pg_server: str) -> str:
+    """A database with every migration applied, cloned for each test."""
+    from access_warehouse.warehouse import apply_migrations
+
+    apply_migrations(f"host={pg_server} dbname=template_warehouse user=postgres")
+    return "template_warehouse"
+
+
+@pytest.fixture
+def warehouse_dsn(pg_server: str, migrated_template: str) -> Iterator[str]:
+    """A fresh, fully migrated warehouse database for one test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = f"host={pg_server} dbname=postgres user=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_template}"')
+    yield f"host={pg_server} dbname={name} user=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def airflow_db(session_dir: Path) -> Path:
+    """Airflow's metadata DB (SQLite), migrated once for the session."""
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, env=os.environ)
+    return session_dir / "airflow"

@@ -1,0 +1,205 @@
+"""Loading landed sign-ins into the audit schema: real Postgres, real GX suite."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from access_warehouse.landing import ExtractWindow, LandingBatch
+from access_warehouse.load import BatchNotLoadable, SourceInfo, load_batch
+from access_warehouse.normalise.signins import normalise_signin
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "signins"
+SOURCE = SourceInfo(source_id="entra:test:signins", kind="entra_signins", tenant_id="test")
+WINDOW = ExtractWindow(
+    datetime(2020, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC), timedelta(0)
+)
+
+
+def fixture_records() -> tuple[list[dict], list[dict]]:
+    valid, invalid = [], []
+    for path in sorted(FIXTURES.glob("*.json")):
+        record = json.loads(path.read_text())
+        (invalid if path.name.startswith("invalid_") else valid).append(record)
+    return valid, invalid
+
+
+def land(dsn: str, pages: list[list[dict]], status: str = "extracted") -> str:
+    batch = LandingBatch(dsn, source_id=SOURCE.source_id, source_kind=SOURCE.kind, window=WINDOW)
+    for page in pages:
+        batch.write_page(page)
+    batch.finish(status)
+    batch.close()
+    return str(batch.batch_id)
+
+
+def audit_snapshot(dsn: str) -> dict[str, list[tuple]]:
+    tables = {
+        "access_events": "SELECT * FROM audit.access_events ORDER BY source_id, event_id",
+        "access_logs": "SELECT * FROM audit.access_logs ORDER BY config_id, external_user_id",
+        "external_users": "SELECT * FROM audit.external_users ORDER BY id",
+        "aliases": "SELECT * FROM audit.external_user_aliases ORDER BY alias",
+        "config_items": "SELECT * FROM audit.config_items ORDER BY id",
+        "quarantine": "SELECT * FROM dq.quarantine ORDER BY quarantine_id",
+    }
+    with psycopg.connect(dsn) as conn:
+        return {name: conn.execute(query).fetchall() for name, query in tables.items()}
+
+
+def test_load_counts_quarantine_and_lineage(warehouse_dsn: str) -> None:
+    valid, invalid = fixture_records()
+    batch_id = land(warehouse_dsn, [valid[:5], valid[5:] + invalid])
+
+    summary = load_batch(warehouse_dsn, batch_id, source=SOURCE, normalise=normalise_signin)
+
+    assert summary.extracted == len(valid) + len(invalid)
+    assert summary.quarantined == len(invalid)
+    assert summary.loaded == len(valid)
+    assert summary.extracted == summary.loaded + summary.quarantined
+    assert summary.inserted == len(valid) and summary.updated == 0
+    with psycopg.connect(warehouse_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM audit.access_events").fetchone()[0] == len(valid)
+        reasons = conn.execute("SELECT record_key, reasons FROM dq.quarantine").fetchall()
+        assert len(reasons) == len(invalid)
+        assert all(r[1] and r[1][0].startswith("normalise: ") for r in reasons)
+        row = conn.execute(
+            "SELECT extracted, loaded, quarantined, batch_hash, prev_hash FROM audit.batches"
+        ).fetchone()
+        assert row[:3] == (summary.extracted, summary.loaded, summary.quarantined)
+        assert row[3] == summary.batch_hash and row[4] is None
+        status = conn.execute("SELECT status FROM landing.extract_batches").fetchone()[0]
+        assert status == "loaded"
+        # every event resolved to a person; user events also to an application config item
+        unresolved = conn.execute(
+            "SELECT count(*) FROM audit.access_events WHERE external_user_id IS NULL"
+        ).fetchone()[0]
+        assert unresolved == 0
+
+
+def test_rerun_changes_no_row(warehouse_dsn: str) -> None:
+    valid, _ = fixture_records()
+    load_batch(
+        warehouse_dsn, land(warehouse_dsn, [valid]), source=SOURCE, normalise=normalise_signin
+    )
+    before = audit_snapshot(warehouse_dsn)
+
+    again = load_batch(
+        warehouse_dsn, land(warehouse_dsn, [valid]), source=SOURCE, normalise=normalise_signin
+    )
+
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, len(valid))
+    assert audit_snapshot(warehouse_dsn) == before
+    with psycopg.connect(warehouse_dsn) as conn:
+        hashes = conn.execute(
+            "SELECT prev_hash, batch_hash FROM audit.batches ORDER BY sequence_no"
+        ).fetchall()
+    assert hashes[1][0] == hashes[0][1], "each batch row chains to the one before"
+
+
+def test_duplicates_within_a_batch_collapse(warehouse_dsn: str) -> None:
+    valid, _ = fixture_records()
+    summary = load_batch(
+        warehouse_dsn,
+        land(warehouse_dsn, [valid, valid[:3]]),
+        source=SOURCE,
+        normalise=normalise_signin,
+    )
+    assert summary.duplicates == 3
+    assert summary.inserted == len(valid)
+    assert summary.extracted == summary.loaded + summary.quarantined
+
+
+def test_changed_event_is_updated(warehouse_dsn: str) -> None:
+    valid, _ = fixture_records()
+    load_batch(
+        warehouse_dsn, land(warehouse_dsn, [valid]), source=SOURCE, normalise=normalise_signin
+    )
+    changed = [dict(valid[0], riskState="remediated"), *valid[1:]]
+
+    summary = load_batch(
+        warehouse_dsn, land(warehouse_dsn, [changed]), source=SOURCE, normalise=normalise_signin
+    )
+
+    assert (summary.inserted, summary.updated) == (0, 1)
+    with psycopg.connect(warehouse_dsn) as conn:
+        state = conn.execute(
+            "SELECT properties->>'riskState' FROM audit.access_events WHERE event_id = %s",
+            (valid[0]["id"],),
+        ).fetchone()[0]
+    assert state == "remediated"
+
+
+def test_failed_load_leaves_audit_untouched(warehouse_dsn: str) -> None:
+    valid, _ = fixture_records()
+    load_batch(
+        warehouse_dsn, land(warehouse_dsn, [valid[:4]]), source=SOURCE, normalise=normalise_signin
+    )
+    before = audit_snapshot(warehouse_dsn)
+    batch_id = land(warehouse_dsn, [valid])
+    calls = 0
+
+    def breaks_midway(record: dict, source_id: str) -> dict:
+        nonlocal calls
+        calls += 1
+        if calls == len(valid) - 1:
+            raise MemoryError("simulated crash in the middle of a load")
+        return normalise_signin(record, source_id)
+
+    with pytest.raises(MemoryError):
+        load_batch(warehouse_dsn, batch_id, source=SOURCE, normalise=breaks_midway)
+
+    assert audit_snapshot(warehouse_dsn) == before
+    with psycopg.connect(warehouse_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM audit.batches").fetchone()[0] == 1
+    # the batch is still loadable: the retry completes it
+    summary = load_batch(warehouse_dsn, batch_id, source=SOURCE, normalise=normalise_signin)
+    assert summary.loaded == len(valid)
+
+
+def test_only_extracted_batches_load(warehouse_dsn: str) -> None:
+    valid, _ = fixture_records()
+    failed = land(warehouse_dsn, [valid[:2]], status="failed")
+    with pytest.raises(BatchNotLoadable, match="'failed'"):
+        load_batch(warehouse_dsn, failed, source=SOURCE, normalise=normalise_signin)
+    loaded = land(warehouse_dsn, [valid[:2]])
+    load_batch(warehouse_dsn, loaded, source=SOURCE, normalise=normalise_signin)
+    with pytest.raises(BatchNotLoadable, match="'loaded'"):
+        load_batch(warehouse_dsn, loaded, source=SOURCE, normalise=normalise_signin)
+
+
+def test_identity_mapping_joins_aliases_to_one_person(warehouse_dsn: str) -> None:
+    valid, _ = fixture_records()
+    by_user = {r["userId"]: r for r in valid if r.get("userId") and r.get("userPrincipalName")}
+    user_records = list(by_user.values())[:2]
+    assert len(user_records) == 2 and user_records[0]["userId"] != user_records[1]["userId"]
+    load_batch(
+        warehouse_dsn,
+        land(warehouse_dsn, [user_records[:1]]),
+        source=SOURCE,
+        normalise=normalise_signin,
+    )
+    with psycopg.connect(warehouse_dsn) as conn:
+        person = conn.execute("SELECT external_user_id FROM audit.access_events").fetchone()[0]
+        # an operator says the second account's UPN is the same person
+        conn.execute(
+            "INSERT INTO audit.identity_mappings (alias, external_user_id, note)"
+            " VALUES (%s, %s, %s)",
+            (user_records[1]["userPrincipalName"].strip().lower(), person, "second account"),
+        )
+
+    load_batch(
+        warehouse_dsn,
+        land(warehouse_dsn, [user_records]),
+        source=SOURCE,
+        normalise=normalise_signin,
+    )
+
+    with psycopg.connect(warehouse_dsn) as conn:
+        people = conn.execute(
+            "SELECT DISTINCT external_user_id FROM audit.access_events"
+        ).fetchall()
+    assert people == [(person,)]
