@@ -20,19 +20,25 @@ def warehouse_connection(pgdata: Path, database: str = "warehouse") -> str:
 def msgraph_connection(
     host_port: str, tenant_id: str, client_id: str, client_secret: str, *, verify: bool = False
 ) -> str:
-    """A `msgraph` connection for a Graph endpoint at ``host_port`` (no scheme: the provider adds
-    ``https://``). ``authority`` sends the token request there too; the simulator's self-signed
-    certificate needs ``verify: false``."""
+    """A `msgraph` connection for a Graph endpoint at ``host_port``.
+
+    The provider uses the connection's host only when its schema is set too (else it silently
+    calls the global cloud), and prefixes the schema itself: host without ``https://``.
+    ``authority`` sends the token request there as well; the simulator's self-signed certificate
+    needs ``verify: false``.
+    """
     return json.dumps(
         {
             "conn_type": "msgraph",
             "host": host_port,
+            "schema": "https",
             "login": client_id,
             "password": client_secret,
             "extra": {
                 "tenant_id": tenant_id,
                 "authority": host_port,
-                "allowed_hosts": host_port,
+                # Kiota attaches the token only for these hosts, compared without the port.
+                "allowed_hosts": host_port.rsplit(":", 1)[0],
                 "verify": verify,
             },
         }

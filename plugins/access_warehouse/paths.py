@@ -10,4 +10,5 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INCLUDE_DIR = Path(os.environ.get("ACCESS_WAREHOUSE_INCLUDE", PROJECT_ROOT / "include"))
 SQL_DIR = INCLUDE_DIR / "sql"
-CONFIG_DIR = INCLUDE_DIR / "config"
+#: Tests and staging deployments point ACCESS_WAREHOUSE_CONFIG at another folder of YAML.
+CONFIG_DIR = Path(os.environ.get("ACCESS_WAREHOUSE_CONFIG", INCLUDE_DIR / "config"))

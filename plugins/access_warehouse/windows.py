@@ -16,7 +16,10 @@ def _parse(name: str, value: Any) -> datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
-        parsed = value
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        # Airflow hands pendulum datetimes; keep plain stdlib UTC datetimes from here on.
+        return datetime.fromtimestamp(value.timestamp(), UTC)
     else:
         try:
             parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from warehouse_asserts import audit_snapshot
 
 from access_warehouse.landing import ExtractWindow, LandingBatch
 from access_warehouse.load import BatchNotLoadable, SourceInfo, load_batch
@@ -35,19 +36,6 @@ def land(dsn: str, pages: list[list[dict]], status: str = "extracted") -> str:
     batch.finish(status)
     batch.close()
     return str(batch.batch_id)
-
-
-def audit_snapshot(dsn: str) -> dict[str, list[tuple]]:
-    tables = {
-        "access_events": "SELECT * FROM audit.access_events ORDER BY source_id, event_id",
-        "access_logs": "SELECT * FROM audit.access_logs ORDER BY config_id, external_user_id",
-        "external_users": "SELECT * FROM audit.external_users ORDER BY id",
-        "aliases": "SELECT * FROM audit.external_user_aliases ORDER BY alias",
-        "config_items": "SELECT * FROM audit.config_items ORDER BY id",
-        "quarantine": "SELECT * FROM dq.quarantine ORDER BY quarantine_id",
-    }
-    with psycopg.connect(dsn) as conn:
-        return {name: conn.execute(query).fetchall() for name, query in tables.items()}
 
 
 def test_load_counts_quarantine_and_lineage(warehouse_dsn: str) -> None:

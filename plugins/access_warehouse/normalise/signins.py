@@ -109,12 +109,11 @@ shallow copy: nested objects are shared with the input record).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from access_warehouse.contract import NormalisationError
+from access_warehouse.normalise.common import clean_text, parse_utc
 
 __all__ = ["ACTION", "CATEGORY", "normalise_signin", "normalise_signins"]
 
@@ -159,45 +158,6 @@ _SECOND_FACTOR_PREFIXES = (
     "software oath",
     "hardware oath",
 )
-
-_EXCESS_FRACTION = re.compile(r"(\.\d{6})\d+")
-
-
-def _text(value: Any) -> str | None:
-    """A text column value: strings as given, empty/blank -> None, numbers as text."""
-    if type(value) is str:
-        return None if not value or value.isspace() else value
-    if value is None:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _parse_created(value: Any) -> datetime:
-    if value is None or value == "":
-        raise NormalisationError("missing createdDateTime")
-    if type(value) is not str:
-        raise NormalisationError(f"bad createdDateTime {value!r}: not a string")
-    if "T" not in value and " " not in value:
-        raise NormalisationError(f"bad createdDateTime {value!r}: no time of day")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        # Older parsers reject more than 6 fractional digits; also accept a lower-case 'z'.
-        fixed = _EXCESS_FRACTION.sub(r"\1", value.strip())
-        if fixed[-1:] == "z":
-            fixed = fixed[:-1] + "Z"
-        try:
-            parsed = datetime.fromisoformat(fixed)
-        except ValueError:
-            raise NormalisationError(f"bad createdDateTime {value!r}: not ISO 8601") from None
-    tz = parsed.tzinfo
-    if tz is None:
-        return parsed.replace(tzinfo=UTC)
-    if tz is not UTC:
-        return parsed.astimezone(UTC)
-    return parsed
 
 
 def _step_proves_mfa(step: dict, succeeded: Any, method: Any) -> bool:
@@ -269,10 +229,10 @@ def _normalise(record: dict, source_id: str) -> dict[str, Any]:
 
     event_id = get("id")
     if type(event_id) is not str:
-        event_id = _text(event_id)
+        event_id = clean_text(event_id)
     if not event_id or event_id.isspace():
         raise NormalisationError("missing id")
-    occurred_at = _parse_created(get("createdDateTime"))
+    occurred_at = parse_utc(get("createdDateTime"), "createdDateTime")
 
     # Outcome
     status = get("status")
@@ -282,8 +242,8 @@ def _normalise(record: dict, source_id: str) -> dict[str, Any]:
     elif code == 0 or code == "0":
         outcome, error_code, failure_reason = "success", None, None
     else:
-        outcome, error_code = "failure", _text(code) or str(code)
-        failure_reason = _text(status.get("failureReason"))
+        outcome, error_code = "failure", clean_text(code) or str(code)
+        failure_reason = clean_text(status.get("failureReason"))
 
     # Sign-in type
     types = get("signInEventTypes")
@@ -299,13 +259,13 @@ def _normalise(record: dict, source_id: str) -> dict[str, Any]:
         event_type = _DEFAULT_EVENT_TYPE
 
     # Actor and target
-    user_id = _text(get("userId"))
-    user_name = _text(get("userDisplayName"))
-    upn = _text(get("userPrincipalName"))
-    sp_id = _text(get("servicePrincipalId"))
-    sp_name = _text(get("servicePrincipalName"))
-    app_id = _text(get("appId"))
-    app_name = _text(get("appDisplayName"))
+    user_id = clean_text(get("userId"))
+    user_name = clean_text(get("userDisplayName"))
+    upn = clean_text(get("userPrincipalName"))
+    sp_id = clean_text(get("servicePrincipalId"))
+    sp_name = clean_text(get("servicePrincipalName"))
+    app_id = clean_text(get("appId"))
+    app_name = clean_text(get("appDisplayName"))
 
     if event_type in _APP_EVENT_TYPES:
         actor_type = _APP_EVENT_TYPES[event_type]
@@ -331,8 +291,8 @@ def _normalise(record: dict, source_id: str) -> dict[str, Any]:
         else:
             actor_id, actor_name = app_id, app_name
             app_is_actor = True
-        target_id = _text(get("resourceId"))
-        target_name = _text(get("resourceDisplayName"))
+        target_id = clean_text(get("resourceId"))
+        target_name = clean_text(get("resourceDisplayName"))
         if target_id is None and target_name is None and not app_is_actor:
             target_id, target_name = app_id, app_name
             mapped = _SP_AND_APP_MAPPED
@@ -346,8 +306,8 @@ def _normalise(record: dict, source_id: str) -> dict[str, Any]:
 
     location = get("location")
     if type(location) is dict:
-        country = _text(location.get("countryOrRegion"))
-        city = _text(location.get("city"))
+        country = clean_text(location.get("countryOrRegion"))
+        city = clean_text(location.get("city"))
     else:
         country = city = None
 
@@ -373,11 +333,11 @@ def _normalise(record: dict, source_id: str) -> dict[str, Any]:
         "target_name": target_name,
         "target_type": target_type,
         "mfa": mfa,
-        "source_ip": _text(get("ipAddress")),
+        "source_ip": clean_text(get("ipAddress")),
         "country": country,
         "city": city,
-        "user_agent": _text(get("userAgent")),
-        "client_app": _text(get("clientAppUsed")),
+        "user_agent": clean_text(get("userAgent")),
+        "client_app": clean_text(get("clientAppUsed")),
         "auth_method": auth_method,
         "error_code": error_code,
         "failure_reason": failure_reason,

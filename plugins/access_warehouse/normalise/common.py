@@ -1,0 +1,60 @@
+"""Helpers shared by the normalisers: text cleaning and Graph timestamp parsing.
+
+Pure Python (no pandas, no dateutil); these run on every field of every record.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from access_warehouse.contract import NormalisationError
+
+__all__ = ["clean_text", "parse_utc"]
+
+_EXCESS_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def clean_text(value: Any) -> str | None:
+    """A text column value: strings as given, empty/blank -> None, numbers as text."""
+    if type(value) is str:
+        return None if not value or value.isspace() else value
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def parse_utc(value: Any, field: str) -> datetime:
+    """A Graph timestamp (the record's ``field``) as a timezone-aware UTC ``datetime``.
+
+    Accepts ``2026-11-20T10:15:30Z``, 7+ fractional digits (truncated to microseconds), a
+    lower-case ``z``, any offset (converted to UTC) and no offset (taken as UTC). Missing,
+    non-string, date-only or unparsable values raise :class:`NormalisationError` naming
+    ``field`` and quoting the bad value.
+    """
+    if value is None or value == "":
+        raise NormalisationError(f"missing {field}")
+    if type(value) is not str:
+        raise NormalisationError(f"bad {field} {value!r}: not a string")
+    if "T" not in value and " " not in value:
+        raise NormalisationError(f"bad {field} {value!r}: no time of day")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        # Older parsers reject more than 6 fractional digits; also accept a lower-case 'z'.
+        fixed = _EXCESS_FRACTION.sub(r"\1", value.strip())
+        if fixed[-1:] == "z":
+            fixed = fixed[:-1] + "Z"
+        try:
+            parsed = datetime.fromisoformat(fixed)
+        except ValueError:
+            raise NormalisationError(f"bad {field} {value!r}: not ISO 8601") from None
+    tz = parsed.tzinfo
+    if tz is None:
+        return parsed.replace(tzinfo=UTC)
+    if tz is not UTC:
+        return parsed.astimezone(UTC)
+    return parsed

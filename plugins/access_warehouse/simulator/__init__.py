@@ -1,0 +1,24 @@
+"""A Microsoft Graph simulator for Entra ID sign-in logs, over a deterministic synthetic tenant.
+
+Start it from Python (``GraphSimulator(TenantConfig()).start()``) or from the command line
+(``python -m access_warehouse.simulator``); see the README section "Graph simulator".
+"""
+
+from .odata import ODataError, SignInFilter, parse_filter
+from .server import FaultConfig, GraphSimulator, SimClock, SimulatorStats
+from .tenant import EVENT_TYPES, V1_FIELDS, SignInEvent, SyntheticTenant, TenantConfig
+
+__all__ = [
+    "EVENT_TYPES",
+    "V1_FIELDS",
+    "FaultConfig",
+    "GraphSimulator",
+    "ODataError",
+    "SignInEvent",
+    "SignInFilter",
+    "SimClock",
+    "SimulatorStats",
+    "SyntheticTenant",
+    "TenantConfig",
+    "parse_filter",
+]

@@ -1,0 +1,870 @@
+"""A deterministic synthetic Entra ID tenant and its sign-in log.
+
+Everything is derived from ``(seed, tenant_id)`` and, per day, from ``(seed, tenant_id, day)``
+with private ``random.Random`` instances, so the same configuration gives the same records in
+every process and on every machine, and days can be generated in any order.
+
+A day is generated once into compact :class:`SignInEvent` tuples (cheap to keep and to filter)
+and rendered into Graph-shaped dicts only when asked for; the HTTP server renders one page at a
+time, so serving a large day never holds every record as a dict.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import random
+import re
+import threading
+import uuid
+from bisect import bisect_left, bisect_right
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple
+
+from . import _catalog as cat
+
+#: Graph's ``signInEventTypes`` values, in the order of the kind codes below.
+EVENT_TYPES: tuple[str, ...] = (
+    "interactiveUser",
+    "nonInteractiveUser",
+    "servicePrincipal",
+    "managedIdentity",
+)
+INTERACTIVE, NON_INTERACTIVE, SERVICE_PRINCIPAL, MANAGED_IDENTITY = range(4)
+KIND_BY_EVENT_TYPE: dict[str, int] = {name: kind for kind, name in enumerate(EVENT_TYPES)}
+VERSIONS: tuple[str, ...] = ("v1.0", "beta")
+
+#: Fields of the v1.0 ``signIn`` resource; everything else the beta shape carries is beta-only.
+V1_FIELDS: tuple[str, ...] = (
+    "id",
+    "createdDateTime",
+    "userDisplayName",
+    "userPrincipalName",
+    "userId",
+    "appId",
+    "appDisplayName",
+    "ipAddress",
+    "clientAppUsed",
+    "correlationId",
+    "conditionalAccessStatus",
+    "isInteractive",
+    "riskDetail",
+    "riskLevelAggregated",
+    "riskLevelDuringSignIn",
+    "riskState",
+    "riskEventTypes",
+    "riskEventTypes_v2",
+    "resourceDisplayName",
+    "resourceId",
+    "status",
+    "deviceDetail",
+    "location",
+    "appliedConditionalAccessPolicies",
+)
+
+# Relative sign-in volume per UTC hour: quiet nights, a working-day plateau, an evening tail.
+_HOUR_WEIGHTS: tuple[float, ...] = (
+    0.15, 0.12, 0.1, 0.1, 0.12, 0.2, 0.4, 0.8, 1.3, 1.6, 1.7, 1.6,
+    1.4, 1.6, 1.7, 1.6, 1.4, 1.1, 0.8, 0.6, 0.45, 0.35, 0.25, 0.2,
+)  # fmt: skip
+_HOUR_CUM: list[float] = [sum(_HOUR_WEIGHTS[: i + 1]) for i in range(24)]
+
+# Event mix (cumulative): 60% interactive, 25% non-interactive, 10% SP, 5% managed identity.
+_KIND_CUM = (0.60, 0.85, 0.95)
+MIN_DELAY_S = 120
+MAX_DELAY_S = 2400
+_DEFAULT_CACHE_DAYS = 8
+
+
+@dataclass
+class TenantConfig:
+    """Who the synthetic tenant is and how busy it is."""
+
+    tenant_id: str = "contoso"  # token URL path segment and the UPN domain
+    seed: int = 42
+    users: int = 200
+    apps: int = 25
+    signins_per_day: int = 2000  # all event types together
+    client_id: str = "sim-client"
+    client_secret: str = "sim-secret"
+
+
+class SignInEvent(NamedTuple):
+    """One generated sign-in in compact form; :meth:`SyntheticTenant.render` makes the record."""
+
+    ts: int  # createdDateTime, epoch seconds
+    visible: int  # epoch seconds from which the API shows it (ts + ingestion delay)
+    created: str
+    id: str
+    correlation_id: str
+    kind: int  # index into EVENT_TYPES
+    actor: int  # user index, or workload index for service principals / managed identities
+    app: int  # application index (user sign-ins only)
+    place: int  # index into PLACES, -1 when unknown
+    ip: str
+    client: int  # index into CLIENT_APPS, -1 for workloads
+    outcome: int  # index into OUTCOMES
+    mfa: int  # index into MFA_METHODS, MFA_PREVIOUSLY_SATISFIED or NO_MFA
+    device: int  # 0 own device, 1 unregistered device, 2 nothing known
+    risk: int  # index into RISKS
+
+    @property
+    def event_type(self) -> str:
+        return EVENT_TYPES[self.kind]
+
+    @property
+    def ingestion_delay_s(self) -> int:
+        return self.visible - self.ts
+
+
+class _User(NamedTuple):
+    id: str
+    display_name: str
+    upn: str
+    user_type: str
+    home_place: int
+    profile: int
+    device_id: str
+    device_name: str
+    trust_type: str
+    compliant: bool
+    managed: bool
+    mfa_method: int
+    home_tenant_id: str
+
+
+class _Workload(NamedTuple):
+    name: str
+    app_id: str
+    sp_id: str
+    resource_name: str
+    resource_id: str
+    msi_type: str  # "none" for service principals
+    credential_type: str
+    place: int
+    resource_path: str | None
+
+
+class _Day(NamedTuple):
+    events: list[SignInEvent]  # newest first
+    neg_ts: list[int]  # -ts of each event, ascending, for bisect
+
+
+def _uuid_str(bits: int) -> str:
+    """Format 128 random bits as a version-4 UUID string (several times faster than uuid.UUID)."""
+    h = f"{bits:032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+def _epoch(moment: datetime) -> float:
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: pass a timezone-aware UTC datetime")
+    return moment.timestamp()
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while building many acyclic objects.
+
+    Bulk-creating containers triggers repeated full collections over an ever larger heap, which
+    triples the cost of generating or rendering a large day; these objects hold no cycles.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _domain_label(tenant_id: str) -> str:
+    label = re.sub(r"[^a-z0-9]", "", tenant_id.lower())[:27]
+    return label or "tenant"
+
+
+class SyntheticTenant:
+    """A tenant's users, applications, workloads and their sign-ins, reproducible from config.
+
+    Records returned are fresh dicts; their nested objects are not shared between records.
+    """
+
+    def __init__(self, config: TenantConfig, *, cache_days: int = _DEFAULT_CACHE_DAYS) -> None:
+        if config.users < 1 or config.apps < 1 or config.signins_per_day < 0:
+            raise ValueError("users and apps must be >= 1, signins_per_day >= 0")
+        self.config = config
+        self.domain = f"{_domain_label(config.tenant_id)}.onmicrosoft.com"
+        try:
+            self.tenant_guid = str(uuid.UUID(config.tenant_id))
+        except ValueError:
+            self.tenant_guid = str(uuid.uuid5(uuid.NAMESPACE_DNS, self.domain))
+        self._ns = uuid.UUID(self.tenant_guid)
+        rng = random.Random(f"{config.seed}:{config.tenant_id}:tenant")
+        self._apps = self._make_apps(config.apps)
+        self._users = self._make_users(rng, config.users)
+        self._service_principals, self._managed_identities = self._make_workloads(rng)
+        self._resource_sp: dict[str, str] = {}
+        self._days: OrderedDict[date, _Day] = OrderedDict()
+        self._cache_days = max(1, cache_days)
+        self._lock = threading.Lock()
+
+    # ---- tenant directory -------------------------------------------------------------
+
+    def _id(self, name: str) -> str:
+        return str(uuid.uuid5(self._ns, name))
+
+    def _make_apps(self, count: int) -> list[cat.App]:
+        apps = list(cat.KNOWN_APPS[:count])
+        for i in range(count - len(apps)):
+            base = cat.OTHER_APP_NAMES[i % len(cat.OTHER_APP_NAMES)]
+            name = (
+                base if i < len(cat.OTHER_APP_NAMES) else f"{base} {i // len(cat.OTHER_APP_NAMES)}"
+            )
+            app_id = self._id(f"app:{name}")
+            apps.append(cat.App(name, app_id, name, app_id))
+        return apps
+
+    def _make_users(self, rng: random.Random, count: int) -> list[_User]:
+        users: list[_User] = []
+        taken: dict[str, int] = {}
+        for i in range(count):
+            first, first_ascii = rng.choice(cat.FIRST_NAMES)
+            last, last_ascii = rng.choice(cat.LAST_NAMES)
+            local = f"{first_ascii}.{last_ascii}"
+            taken[local] = taken.get(local, 0) + 1
+            if taken[local] > 1:
+                local = f"{local}{taken[local]}"
+            guest = rng.random() < 0.05
+            if guest:
+                mail_domain = rng.choice(cat.GUEST_DOMAINS)
+                upn = f"{local}_{mail_domain}#EXT#@{self.domain}"
+                home_place = rng.randrange(len(cat.PLACES))
+                home_tenant = str(uuid.uuid5(uuid.NAMESPACE_DNS, mail_domain))
+            else:
+                upn = f"{local}@{self.domain}"
+                home_place = rng.randrange(cat.HOME_PLACES)
+                home_tenant = self.tenant_guid
+            profile = rng.randrange(len(cat.DEVICE_PROFILES))
+            registered = not guest and rng.random() < 0.85
+            trust = rng.choice(cat.TRUST_TYPES) if registered else ""
+            managed = registered and trust != "Azure AD registered"
+            r = rng.random()
+            users.append(
+                _User(
+                    id=self._id(f"user:{i}"),
+                    display_name=f"{first} {last}",
+                    upn=upn,
+                    user_type="guest" if guest else "member",
+                    home_place=home_place,
+                    profile=profile,
+                    device_id=self._id(f"device:{i}") if registered else "",
+                    device_name=f"{'LT' if profile < 4 else 'PH'}-{last_ascii[:6].upper()}-{i:04d}"
+                    if registered
+                    else "",
+                    trust_type=trust,
+                    compliant=managed and rng.random() < 0.9,
+                    managed=managed,
+                    mfa_method=0 if r < 0.7 else (1 if r < 0.85 else 2),
+                    home_tenant_id=home_tenant,
+                )
+            )
+        return users
+
+    def _make_workloads(self, rng: random.Random) -> tuple[list[_Workload], list[_Workload]]:
+        apps = self.config.apps
+        sps = []
+        for name, (res_name, res_id) in cat.SERVICE_PRINCIPALS[: max(2, min(7, apps // 4))]:
+            sps.append(
+                _Workload(
+                    name=name,
+                    app_id=self._id(f"spapp:{name}"),
+                    sp_id=self._id(f"sp:{name}"),
+                    resource_name=res_name,
+                    resource_id=res_id,
+                    msi_type="none",
+                    credential_type=rng.choice(("clientSecret", "certificate")),
+                    place=rng.choice(cat.CLOUD_PLACES),
+                    resource_path=None,
+                )
+            )
+        mis = []
+        subscription = self._id("subscription")
+        for name, msi_type, (res_name, res_id) in cat.MANAGED_IDENTITIES[
+            : max(2, min(5, apps // 5))
+        ]:
+            provider = (
+                "Microsoft.ManagedIdentity/userAssignedIdentities"
+                if msi_type == "userAssigned"
+                else "Microsoft.Compute/virtualMachines"
+            )
+            mis.append(
+                _Workload(
+                    name=name,
+                    app_id=self._id(f"miapp:{name}"),
+                    sp_id=self._id(f"mi:{name}"),
+                    resource_name=res_name,
+                    resource_id=res_id,
+                    msi_type=msi_type,
+                    credential_type="managedIdentity",
+                    place=-1,
+                    resource_path=f"/subscriptions/{subscription}/resourceGroups/rg-prod/"
+                    f"providers/{provider}/{name}",
+                )
+            )
+        return sps, mis
+
+    # ---- generation -------------------------------------------------------------------
+
+    def _day(self, day: date) -> _Day:
+        with self._lock:
+            cached = self._days.get(day)
+            if cached is not None:
+                self._days.move_to_end(day)
+                return cached
+        with _gc_paused():
+            generated = self._generate_day(day)
+        with self._lock:
+            self._days[day] = generated
+            self._days.move_to_end(day)
+            while len(self._days) > self._cache_days:
+                self._days.popitem(last=False)
+        return generated
+
+    def _generate_day(self, day: date) -> _Day:
+        cfg = self.config
+        rng = random.Random(f"{cfg.seed}:{cfg.tenant_id}:{day.isoformat()}")
+        rand, bits = rng.random, rng.getrandbits
+        n = cfg.signins_per_day
+        day_start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+        prefix = f"{day.isoformat()}T"
+        hours = rng.choices(range(24), cum_weights=_HOUR_CUM, k=n)
+        # ~5% of users never sign in, so dormant-account reports have something to find.
+        n_active = max(1, len(self._users) * 95 // 100)
+        n_apps = len(self._apps)
+        users, places = self._users, cat.PLACES
+        n_places = len(places)
+        sps, mis = self._service_principals, self._managed_identities
+        events: list[SignInEvent] = []
+        append = events.append
+        for hour in hours:
+            second = hour * 3600 + int(rand() * 3600)
+            ts = day_start + second
+            m, s = divmod(second % 3600, 60)
+            created = f"{prefix}{hour:02d}:{m:02d}:{s:02d}Z"
+            # Ingestion delay: mostly a few minutes, a long tail beyond 30 minutes.
+            visible = ts + MIN_DELAY_S + int(rand() ** 4 * (MAX_DELAY_S - MIN_DELAY_S))
+            event_id, correlation_id = _uuid_str(bits(128)), _uuid_str(bits(128))
+            r = rand()
+            if r >= _KIND_CUM[1]:
+                kind = SERVICE_PRINCIPAL if r < _KIND_CUM[2] else MANAGED_IDENTITY
+                pool = sps if kind == SERVICE_PRINCIPAL else mis
+                actor = int(rand() * len(pool))
+                workload = pool[actor]
+                place = workload.place
+                ip = f"{places[place].ipv4_prefix}.{bits(8)}.{bits(8)}" if place >= 0 else ""
+                failed = kind == SERVICE_PRINCIPAL and rand() < 0.03
+                outcome = cat.BAD_CLIENT_SECRET if failed else cat.SUCCESS
+                append(
+                    SignInEvent(
+                        ts,
+                        visible,
+                        created,
+                        event_id,
+                        correlation_id,
+                        kind,
+                        actor,
+                        -1,
+                        place,
+                        ip,
+                        -1,
+                        outcome,
+                        cat.NO_MFA,
+                        0,
+                        0,
+                    )
+                )
+                continue
+            kind = INTERACTIVE if r < _KIND_CUM[0] else NON_INTERACTIVE
+            actor = int(n_active * rand() ** 1.3)  # a few users are far busier than most
+            user = users[actor]
+            app = int(n_apps * rand() ** 1.6)  # Teams and Exchange dominate
+            r = rand()
+            if r < 0.9:
+                place = user.home_place
+            elif r < 0.92:
+                place = -1
+            else:
+                place = int(rand() * n_places)
+            if place < 0:
+                ip = f"10.{bits(8)}.{bits(8)}.{bits(8)}"
+            elif rand() < 0.1:
+                ip = f"{places[place].ipv6_prefix}:{bits(16):x}:{bits(16):x}::{bits(12):x}"
+            else:
+                ip = f"{places[place].ipv4_prefix}.{bits(8)}.{bits(8)}"
+            r = rand()
+            if kind == INTERACTIVE:
+                client = (
+                    0 if r < 0.62 else 1 if r < 0.95 else 2 if r < 0.97 else 3 if r < 0.99 else 4
+                )
+            else:
+                client = 1 if r < 0.8 else 0
+            outcome, mfa = self._outcome(rand, kind, client, user.mfa_method)
+            r = rand()
+            if r < 0.03:
+                device = 2
+            elif user.user_type == "guest" or not user.device_id or (client == 0 and r < 0.2):
+                device = 1
+            else:
+                device = 0
+            r = rand()
+            away = place >= 0 and place != user.home_place
+            if away and r < 0.5:
+                risk = 1 + int(rand() * (len(cat.RISKS) - 1))
+            elif r < 0.02:
+                risk = 1 + int(rand() * 2)
+            else:
+                risk = 0
+            append(
+                SignInEvent(
+                    ts,
+                    visible,
+                    created,
+                    event_id,
+                    correlation_id,
+                    kind,
+                    actor,
+                    app,
+                    place,
+                    ip,
+                    client,
+                    outcome,
+                    mfa,
+                    device,
+                    risk,
+                )
+            )
+        events.sort(key=lambda e: (e.ts, e.id), reverse=True)
+        return _Day(events, [-e.ts for e in events])
+
+    @staticmethod
+    def _outcome(rand: Any, kind: int, client: int, mfa_method: int) -> tuple[int, int]:
+        """Pick (outcome, mfa) for a user sign-in: ~10% failures, MFA on about half."""
+        r = rand()
+        if kind == INTERACTIVE:
+            if r < 0.105:
+                if client >= 2 and rand() < 0.8:
+                    return cat.BLOCKED_BY_CA, cat.NO_MFA  # legacy protocols get blocked
+                f = r / 0.105
+                if f < 0.4:
+                    return cat.INVALID_PASSWORD, cat.NO_MFA
+                if f < 0.65:
+                    return cat.MFA_REQUIRED, cat.NO_MFA
+                if f < 0.85:
+                    return cat.BLOCKED_BY_CA, cat.NO_MFA
+                return cat.LOCKED, cat.NO_MFA
+            r = rand()
+            if r < 0.45:
+                return cat.SUCCESS, mfa_method
+            return cat.SUCCESS, cat.MFA_PREVIOUSLY_SATISFIED if r < 0.6 else cat.NO_MFA
+        if r < 0.08:
+            return (cat.MFA_REQUIRED if r < 0.05 else cat.BLOCKED_BY_CA), cat.NO_MFA
+        return cat.SUCCESS, cat.MFA_PREVIOUSLY_SATISFIED if rand() < 0.5 else cat.NO_MFA
+
+    # ---- queries ----------------------------------------------------------------------
+
+    def events_for_day(self, day: date) -> list[SignInEvent]:
+        """All events of a UTC day, newest first (compact form, cached)."""
+        return self._day(day).events
+
+    def query(
+        self,
+        lo: int,
+        hi: int,
+        kinds: Iterable[int] | None = None,
+        visible_at: int | None = None,
+    ) -> list[SignInEvent]:
+        """Events with ``lo <= ts < hi`` (epoch seconds), newest first, of the given kinds
+        (None = all), visible at ``visible_at`` (None = ignore ingestion delay)."""
+        wanted = None if kinds is None else frozenset(kinds)
+        out: list[SignInEvent] = []
+        if hi <= lo:
+            return out
+        day = datetime.fromtimestamp(hi - 1, UTC).date()
+        first_day = datetime.fromtimestamp(lo, UTC).date()
+        while day >= first_day:
+            events, neg_ts = self._day(day)
+            i0 = bisect_left(neg_ts, 1 - hi)
+            i1 = bisect_right(neg_ts, -lo)
+            chunk = events[i0:i1]
+            if wanted is not None and len(wanted) < len(EVENT_TYPES):
+                chunk = [e for e in chunk if e.kind in wanted]
+            if visible_at is not None:
+                chunk = [e for e in chunk if e.visible <= visible_at]
+            out.extend(chunk)
+            day -= timedelta(days=1)
+        return out
+
+    def signins_for_day(self, day: date) -> list[dict[str, Any]]:
+        """Every sign-in of a UTC day (all event types, late or not), beta shape, newest first."""
+        events = self._day(day).events
+        render = self.render
+        with _gc_paused():
+            return [render(e) for e in events]
+
+    def signins(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        version: str = "beta",
+        event_types: Iterable[str] | None = None,
+        visible_at: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """What Graph would return for ``start <= createdDateTime < end``, newest first.
+
+        ``v1.0`` gives interactive user sign-ins only, without beta-only fields. ``beta`` gives
+        ``event_types`` (default: interactive only, as Graph beta does without a
+        ``signInEventTypes`` filter). ``visible_at`` hides events still in ingestion then.
+        """
+        kinds = kinds_for(version, event_types)
+        va = None if visible_at is None else math.floor(_epoch(visible_at))
+        events = self.query(math.ceil(_epoch(start)), math.ceil(_epoch(end)), kinds, va)
+        render = self.render
+        with _gc_paused():
+            return [render(e, version) for e in events]
+
+    # ---- rendering --------------------------------------------------------------------
+
+    def _resource_sp_id(self, resource_id: str) -> str:
+        sp = self._resource_sp.get(resource_id)
+        if sp is None:
+            sp = self._resource_sp[resource_id] = self._id(f"resource-sp:{resource_id}")
+        return sp
+
+    def render(self, e: SignInEvent, version: str = "beta") -> dict[str, Any]:
+        """The Graph ``signIn`` record of an event, shaped for ``version``."""
+        record = self._render_user(e) if e.kind <= NON_INTERACTIVE else self._render_workload(e)
+        if version == "beta":
+            return record
+        if version == "v1.0":
+            return {key: record[key] for key in V1_FIELDS}
+        raise ValueError(f"unknown Graph version {version!r}")
+
+    def _render_user(self, e: SignInEvent) -> dict[str, Any]:
+        user = self._users[e.actor]
+        app = self._apps[e.app]
+        outcome = cat.OUTCOMES[e.outcome]
+        os_name, browser, agent = cat.DEVICE_PROFILES[user.profile]
+        client_app = cat.CLIENT_APPS[e.client]
+        if e.client != 0:
+            browser, agent = cat.RICH_CLIENT, cat.RICH_CLIENT_AGENT
+        if e.device == 0:
+            device = {
+                "deviceId": user.device_id,
+                "displayName": user.device_name,
+                "operatingSystem": os_name,
+                "browser": browser,
+                "isCompliant": user.compliant,
+                "isManaged": user.managed,
+                "trustType": user.trust_type,
+            }
+        elif e.device == 1:
+            device = {
+                "deviceId": "",
+                "displayName": "",
+                "operatingSystem": os_name,
+                "browser": browser,
+                "isCompliant": False,
+                "isManaged": False,
+                "trustType": "",
+            }
+        else:
+            agent = ""
+            device = {
+                "deviceId": "",
+                "displayName": None,
+                "operatingSystem": None,
+                "browser": None,
+                "isCompliant": None,
+                "isManaged": None,
+                "trustType": None,
+            }
+        interactive = e.kind == INTERACTIVE
+        steps = _auth_steps(e.created, interactive, e.outcome, e.mfa)
+        mfa_required = e.mfa != cat.NO_MFA or e.outcome == cat.MFA_REQUIRED
+        ca_status, policies = _conditional_access(e.outcome, e.mfa, e.client)
+        risk_agg, risk_during, risk_state, risk_detail, risk_events = cat.RISKS[e.risk]
+        if e.mfa == cat.NO_MFA:
+            mfa_detail = None
+        elif e.mfa == cat.MFA_PREVIOUSLY_SATISFIED:
+            mfa_detail = {"authMethod": "Previously satisfied", "authDetail": None}
+        else:
+            method, method_detail = cat.MFA_METHODS[e.mfa]
+            mfa_detail = {"authMethod": method, "authDetail": method_detail}
+        return {
+            "id": e.id,
+            "createdDateTime": e.created,
+            "userDisplayName": user.display_name,
+            "userPrincipalName": user.upn,
+            "userId": user.id,
+            "appId": app.app_id,
+            "appDisplayName": app.name,
+            "ipAddress": e.ip,
+            "ipAddressFromResourceProvider": None,
+            "autonomousSystemNumber": cat.PLACES[e.place].asn if e.place >= 0 else None,
+            "clientAppUsed": client_app,
+            "userAgent": agent,
+            "correlationId": e.correlation_id,
+            "originalRequestId": e.id,
+            "conditionalAccessStatus": ca_status,
+            "isInteractive": interactive,
+            "tokenIssuerName": "",
+            "tokenIssuerType": "AzureAD",
+            "authenticationProtocol": "none" if interactive else "oAuth2",
+            "incomingTokenType": "none"
+            if interactive
+            else ("primaryRefreshToken" if e.device == 0 else "refreshToken"),
+            "clientCredentialType": "none",
+            "processingTimeInMilliseconds": 40 + int(e.id[:3], 16) % 500,
+            "riskDetail": risk_detail,
+            "riskLevelAggregated": risk_agg,
+            "riskLevelDuringSignIn": risk_during,
+            "riskState": risk_state,
+            "riskEventTypes": list(risk_events),
+            "riskEventTypes_v2": list(risk_events),
+            "resourceDisplayName": app.resource_name,
+            "resourceId": app.resource_id,
+            "resourceServicePrincipalId": self._resource_sp_id(app.resource_id),
+            "resourceTenantId": self.tenant_guid,
+            "homeTenantId": user.home_tenant_id,
+            "crossTenantAccessType": "b2bCollaboration" if user.user_type == "guest" else "none",
+            "userType": user.user_type,
+            "signInEventTypes": [EVENT_TYPES[e.kind]],
+            "servicePrincipalId": "",
+            "servicePrincipalName": "",
+            "managedIdentityType": "none",
+            "managedServiceIdentity": {
+                "msiType": "none",
+                "associatedResourceId": None,
+                "federatedTokenId": None,
+                "federatedTokenIssuer": None,
+            },
+            "authenticationRequirement": "multiFactorAuthentication"
+            if mfa_required
+            else "singleFactorAuthentication",
+            "authenticationDetails": steps,
+            "mfaDetail": mfa_detail,
+            "flaggedForReview": False,
+            "isTenantRestricted": False,
+            "status": {
+                "errorCode": outcome.error_code,
+                "failureReason": outcome.failure_reason,
+                "additionalDetails": outcome.additional_details,
+            },
+            "deviceDetail": device,
+            "location": _location(e.place),
+            "appliedConditionalAccessPolicies": policies,
+            "networkLocationDetails": [],
+            "sessionLifetimePolicies": [],
+        }
+
+    def _render_workload(self, e: SignInEvent) -> dict[str, Any]:
+        managed = e.kind == MANAGED_IDENTITY
+        w = (self._managed_identities if managed else self._service_principals)[e.actor]
+        outcome = cat.OUTCOMES[e.outcome]
+        return {
+            "id": e.id,
+            "createdDateTime": e.created,
+            # Workload sign-ins have no user: Graph leaves these null or empty.
+            "userDisplayName": None,
+            "userPrincipalName": None,
+            "userId": "",
+            "appId": w.app_id,
+            "appDisplayName": w.name,
+            "ipAddress": e.ip,
+            "ipAddressFromResourceProvider": None,
+            "autonomousSystemNumber": cat.PLACES[e.place].asn if e.place >= 0 else None,
+            "clientAppUsed": "",
+            "userAgent": "",
+            "correlationId": e.correlation_id,
+            "originalRequestId": e.id,
+            "conditionalAccessStatus": "notApplied",
+            "isInteractive": False,
+            "tokenIssuerName": "",
+            "tokenIssuerType": "AzureAD",
+            "authenticationProtocol": "none",
+            "incomingTokenType": "none",
+            "clientCredentialType": w.credential_type,
+            "processingTimeInMilliseconds": 20 + int(e.id[:3], 16) % 200,
+            "riskDetail": "none",
+            "riskLevelAggregated": "none",
+            "riskLevelDuringSignIn": "none",
+            "riskState": "none",
+            "riskEventTypes": [],
+            "riskEventTypes_v2": [],
+            "resourceDisplayName": w.resource_name,
+            "resourceId": w.resource_id,
+            "resourceServicePrincipalId": self._resource_sp_id(w.resource_id),
+            "resourceTenantId": self.tenant_guid,
+            "homeTenantId": self.tenant_guid,
+            "crossTenantAccessType": "none",
+            "userType": "member",
+            "signInEventTypes": [EVENT_TYPES[e.kind]],
+            "servicePrincipalId": w.sp_id,
+            "servicePrincipalName": w.name,
+            "managedIdentityType": w.msi_type,
+            "managedServiceIdentity": {
+                "msiType": w.msi_type,
+                "associatedResourceId": w.resource_path,
+                "federatedTokenId": None,
+                "federatedTokenIssuer": None,
+            },
+            "authenticationRequirement": "singleFactorAuthentication",
+            "authenticationDetails": [],
+            "mfaDetail": None,
+            "flaggedForReview": False,
+            "isTenantRestricted": False,
+            "status": {
+                "errorCode": outcome.error_code,
+                "failureReason": outcome.failure_reason,
+                "additionalDetails": outcome.additional_details,
+            },
+            "deviceDetail": {
+                "deviceId": "",
+                "displayName": "",
+                "operatingSystem": "",
+                "browser": "",
+                "isCompliant": False,
+                "isManaged": False,
+                "trustType": "",
+            },
+            "location": _location(e.place),
+            "appliedConditionalAccessPolicies": [],
+            "networkLocationDetails": [],
+            "sessionLifetimePolicies": [],
+        }
+
+
+def kinds_for(version: str, event_types: Iterable[str] | None) -> frozenset[int]:
+    """Event kinds a request returns: v1.0 is interactive only; beta defaults to interactive."""
+    if version not in VERSIONS:
+        raise ValueError(f"unknown Graph version {version!r}; expected one of {VERSIONS}")
+    if event_types is None:
+        return frozenset({INTERACTIVE})
+    names = set(event_types)
+    unknown = names - KIND_BY_EVENT_TYPE.keys()
+    if unknown:
+        raise ValueError(f"unknown signInEventTypes {sorted(unknown)}; expected {EVENT_TYPES}")
+    if version == "v1.0" and names != {"interactiveUser"}:
+        raise ValueError("v1.0 has no signInEventTypes: it returns interactive sign-ins only")
+    return frozenset(KIND_BY_EVENT_TYPE[name] for name in names)
+
+
+def _location(place: int) -> dict[str, Any]:
+    if place < 0:
+        return {
+            "city": None,
+            "state": None,
+            "countryOrRegion": None,
+            "geoCoordinates": {"altitude": None, "latitude": None, "longitude": None},
+        }
+    p = cat.PLACES[place]
+    return {
+        "city": p.city,
+        "state": p.state,
+        "countryOrRegion": p.country,
+        "geoCoordinates": {"altitude": None, "latitude": p.latitude, "longitude": p.longitude},
+    }
+
+
+_PRIMARY, _SECOND = "Primary authentication", "Multi-factor authentication"
+_BAD_PASSWORD = "Invalid username or password or Invalid on-premise username or password."
+
+
+def _step(at: str, method: str, detail: str, ok: bool, result: str, req: str) -> dict[str, Any]:
+    return {
+        "authenticationStepDateTime": at,
+        "authenticationMethod": method,
+        "authenticationMethodDetail": detail,
+        "succeeded": ok,
+        "authenticationStepResultDetail": result,
+        "authenticationStepRequirement": req,
+    }
+
+
+def _auth_steps(at: str, interactive: bool, outcome: int, mfa: int) -> list[dict[str, Any]]:
+    """The beta ``authenticationDetails`` of a user sign-in."""
+    if not interactive:
+        steps = [
+            _step(
+                at,
+                "Previously satisfied",
+                "",
+                True,
+                "First factor requirement satisfied by claim in the token",
+                _PRIMARY,
+            )
+        ]
+        if mfa == cat.MFA_PREVIOUSLY_SATISFIED:
+            steps.append(
+                _step(
+                    at,
+                    "Previously satisfied",
+                    "",
+                    True,
+                    "MFA requirement satisfied by claim in the token",
+                    _SECOND,
+                )
+            )
+        return steps
+    if outcome in (cat.INVALID_PASSWORD, cat.LOCKED):
+        return [_step(at, "Password", "Password in the cloud", False, _BAD_PASSWORD, _PRIMARY)]
+    if mfa == cat.MFA_FIDO2:  # FIDO2 keys sign in without a password: one strong step
+        method, detail = cat.MFA_METHODS[cat.MFA_FIDO2]
+        return [_step(at, method, detail, True, "MFA successfully completed", _PRIMARY)]
+    steps = [_step(at, "Password", "Password in the cloud", True, "Correct password", _PRIMARY)]
+    if mfa == cat.MFA_PREVIOUSLY_SATISFIED:
+        steps.append(
+            _step(
+                at,
+                "Previously satisfied",
+                "",
+                True,
+                "MFA requirement satisfied by claim in the token",
+                _SECOND,
+            )
+        )
+    elif mfa != cat.NO_MFA:
+        method, detail = cat.MFA_METHODS[mfa]
+        steps.append(_step(at, method, detail, True, "MFA successfully completed", _SECOND))
+    return steps
+
+
+def _conditional_access(outcome: int, mfa: int, client: int) -> tuple[str, list[dict[str, Any]]]:
+    """(conditionalAccessStatus, appliedConditionalAccessPolicies) of a user sign-in."""
+    results = ["notApplied"] * len(cat.CA_POLICIES)
+    status = "notApplied"
+    if outcome == cat.BLOCKED_BY_CA:
+        results[1 if client >= 2 else 2] = "failure"
+        status = "failure"
+    elif outcome == cat.MFA_REQUIRED:
+        results[0] = "failure"
+        status = "failure"
+    elif mfa != cat.NO_MFA:
+        results[0] = "success"
+        status = "success"
+    policies = [
+        {
+            "id": policy_id,
+            "displayName": name,
+            "enforcedGrantControls": list(grants) if result != "notApplied" else [],
+            "enforcedSessionControls": [],
+            "result": result,
+        }
+        for (name, policy_id, grants), result in zip(cat.CA_POLICIES, results, strict=True)
+    ]
+    return status, policies

@@ -1,0 +1,106 @@
+"""Configuration validation and extract windows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from access_warehouse.config import ConfigError, load_sources
+from access_warehouse.windows import WindowError, resolve_window
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sources.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_config_is_valid() -> None:
+    config = load_sources()
+    tenant = config.entra_tenants[0]
+    assert tenant.default and tenant.dag_id("signins") == "entra_signins"
+    assert tenant.source_id("signins") == f"entra:{tenant.name}:signins"
+
+
+def test_error_names_file_key_and_problem(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "entra_tenants:\n  - name: acme\n    tenant_id: t\n    conn_id: msgraph_acme\n"
+        "    signins:\n      schedule: 'every day'\n      lookback_minutes: -5\n",
+    )
+    with pytest.raises(ConfigError) as error:
+        load_sources(path)
+    message = str(error.value)
+    assert str(path) in message
+    assert "entra_tenants.0.signins.schedule" in message and "cron" in message
+    assert "entra_tenants.0.signins.lookback_minutes" in message
+
+
+def test_unknown_keys_and_duplicate_tenants_are_rejected(tmp_path: Path) -> None:
+    tenant = "  - name: acme\n    tenant_id: t\n    conn_id: msgraph_acme\n"
+    with pytest.raises(ConfigError, match="repeated: \\['acme'\\]"):
+        load_sources(write(tmp_path, "entra_tenants:\n" + tenant + tenant))
+    with pytest.raises(ConfigError, match=r"entra_tenants\.0\.colour"):
+        load_sources(write(tmp_path, "entra_tenants:\n" + tenant + "    colour: red\n"))
+
+
+def test_bad_yaml_is_reported_with_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "entra_tenants: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML") as error:
+        load_sources(path)
+    assert str(path) in str(error.value)
+
+
+def test_window_is_interval_widened_by_lookback() -> None:
+    start, end = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC)
+    window = resolve_window(
+        interval_start=start, interval_end=end, params={}, lookback=timedelta(minutes=60)
+    )
+    assert (window.start, window.end) == (start - timedelta(hours=1), end)
+    assert window.lookback == timedelta(minutes=60)
+
+
+def test_params_win_and_manual_runs_default_to_last_complete_day() -> None:
+    window = resolve_window(
+        interval_start=None,
+        interval_end=None,
+        params={"window_start": "2026-10-01T06:00:00Z", "window_end": "2026-10-01T12:00:00"},
+        lookback=timedelta(0),
+    )
+    assert window.start == datetime(2026, 10, 1, 6, tzinfo=UTC)
+    assert window.end == datetime(2026, 10, 1, 12, tzinfo=UTC)
+    manual = resolve_window(
+        interval_start=None,
+        interval_end=None,
+        params={"window_start": None, "window_end": None},
+        lookback=timedelta(minutes=30),
+        now=datetime(2026, 11, 21, 9, 30, tzinfo=UTC),
+    )
+    assert manual.start == datetime(2026, 11, 19, 23, 30, tzinfo=UTC)
+    assert manual.end == datetime(2026, 11, 21, tzinfo=UTC)
+
+
+def test_bad_params_are_clear_errors() -> None:
+    with pytest.raises(WindowError, match="both window_start and window_end"):
+        resolve_window(
+            interval_start=None,
+            interval_end=None,
+            params={"window_start": "2026-10-01T00:00:00Z"},
+            lookback=timedelta(0),
+        )
+    with pytest.raises(WindowError, match="not an ISO 8601"):
+        resolve_window(
+            interval_start=None,
+            interval_end=None,
+            params={"window_start": "yesterday", "window_end": "today"},
+            lookback=timedelta(0),
+        )
+    with pytest.raises(WindowError, match="after"):
+        resolve_window(
+            interval_start=None,
+            interval_end=None,
+            params={"window_start": "2026-10-02T00:00:00Z", "window_end": "2026-10-01T00:00:00Z"},
+            lookback=timedelta(0),
+        )
