@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import urlparse
 
 from access_warehouse.embedded import DEFAULT_DATA_DIR, start_embedded_warehouse
@@ -103,8 +106,36 @@ def prepare_airflow(data_dir: Path, dsn_pgdata: Path, sim: dict[str, Any]) -> No
     )
 
 
-def run_dag_intervals(dag_id: str, logical_dates: list[datetime]) -> list[str]:
-    """Run ``dag_id`` once per logical date through ``dag.test()``; return the run states."""
+@contextmanager
+def output_to_file(path: Path) -> Iterator[TextIO]:
+    """Send everything written to fds 1 and 2 (Airflow's task logs) to ``path``; yield a stream
+    to the real terminal for our own progress lines."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_out, saved_err = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(saved_out), "w", buffering=1)
+    with path.open("a") as log_file:
+        os.dup2(log_file.fileno(), 1)
+        os.dup2(log_file.fileno(), 2)
+        try:
+            yield terminal
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved_out, 1)
+            os.dup2(saved_err, 2)
+            os.close(saved_out)
+            os.close(saved_err)
+            terminal.close()
+
+
+def run_dag_intervals(
+    dag_id: str, interval_starts: list[datetime], progress: TextIO = sys.stdout
+) -> list[str]:
+    """Run ``dag_id`` once per daily interval through ``dag.test()``; return the run states.
+
+    ``dag.test()`` infers a manual run's data interval as the one ending at its logical date.
+    """
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
@@ -112,12 +143,14 @@ def run_dag_intervals(dag_id: str, logical_dates: list[datetime]) -> list[str]:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
     dag = bag.dags[dag_id]
     states = []
-    for logical_date in logical_dates:
+    for interval_start in interval_starts:
         started = time.monotonic()
-        run = dag.test(logical_date=logical_date)
+        run = dag.test(logical_date=interval_start + timedelta(days=1))
         state = str(getattr(run.state, "value", run.state))
         print(
-            f"  {dag_id} {logical_date:%Y-%m-%d}: {state} in {time.monotonic() - started:.1f} s",
+            f"    {dag_id} {interval_start:%Y-%m-%d}: {state} in "
+            f"{time.monotonic() - started:.1f} s",
+            file=progress,
             flush=True,
         )
         states.append(state)
@@ -156,6 +189,7 @@ def psql_hint(pgdata: Path, database: str = "warehouse") -> str:
 
 
 def demo(args: argparse.Namespace) -> int:
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     from access_warehouse.config import load_sources
     from access_warehouse.warehouse import apply_migrations
 
@@ -175,13 +209,16 @@ def demo(args: argparse.Namespace) -> int:
         print("3/4 Airflow: metadata DB, then one dag.test() run per interval", flush=True)
         prepare_airflow(data_dir, data_dir / "pg", sim)
         today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        logical_dates = [today - timedelta(days=n) for n in range(args.days, 0, -1)]
-        states = run_dag_intervals(tenant.dag_id("signins"), logical_dates)
+        interval_starts = [today - timedelta(days=n) for n in range(args.days, 0, -1)]
+        airflow_log = data_dir / "demo-airflow.log"
+        print(f"    task logs: {airflow_log}", flush=True)
+        with output_to_file(airflow_log) as terminal:
+            states = run_dag_intervals(tenant.dag_id("signins"), interval_starts, terminal)
     finally:
         sim_process.send_signal(signal.SIGTERM)
         sim_process.wait(timeout=30)
     print("4/4 per interval (latest load of each):\n", flush=True)
-    print(format_summary(interval_summary(dsn, tenant.source_id("signins"), logical_dates[0])))
+    print(format_summary(interval_summary(dsn, tenant.source_id("signins"), interval_starts[0])))
     print(
         "\nRun again: nothing is inserted or updated (the 'unchanged' column holds every event)."
         f"\nOpen the warehouse:  {psql_hint(data_dir / 'pg')}"

@@ -28,7 +28,8 @@ from access_warehouse.warehouse import connect, execute, sql
 
 log = logging.getLogger(__name__)
 
-Normaliser = Callable[[dict[str, Any], str], dict[str, Any]]
+#: A source record becomes one access event, or several (a directory audit with several targets).
+Normaliser = Callable[[dict[str, Any], str], dict[str, Any] | list[dict[str, Any]]]
 
 
 class BatchNotLoadable(RuntimeError):
@@ -53,6 +54,7 @@ class LoadSummary:
     extracted: int
     loaded: int
     quarantined: int
+    events: int
     duplicates: int
     inserted: int
     updated: int
@@ -91,33 +93,50 @@ class _BatchLoader:
         self.validator = AccessEventValidator()
         self.validation = None
         self.read = 0
+        self.events = 0
         self.loaded = 0
         self.quarantined = 0
 
     def process_chunk(self, records: list[dict[str, Any]]) -> None:
+        """Normalise and validate one chunk; stage its good events, quarantine its bad records.
+
+        The unit of accounting is the source record: a record whose events break an expectation
+        goes to quarantine whole (none of its events load), so extracted = loaded + quarantined
+        counts records, whatever number of events each record gives.
+        """
         self.read += len(records)
         events: list[dict[str, Any]] = []
-        raw_for_event: list[dict[str, Any]] = []
-        rejected: list[tuple[dict[str, Any], list[str]]] = []
-        for record in records:
+        record_of_event: list[int] = []
+        reasons_by_record: dict[int, list[str]] = {}
+        for index, record in enumerate(records):
             try:
-                events.append(self.normalise(record, self.source.source_id))
-                raw_for_event.append(record)
+                normalised = self.normalise(record, self.source.source_id)
             except NormalisationError as exc:
-                rejected.append((record, [f"normalise: {exc}"]))
+                reasons_by_record[index] = [f"normalise: {exc}"]
+                continue
+            for event in normalised if isinstance(normalised, list) else [normalised]:
+                events.append(event)
+                record_of_event.append(index)
         if events:
             outcome = self.validator.validate(events)
             if self.validation is None:
                 self.validation = outcome
             else:
                 self.validation.merge(outcome)
-            for row_no, reasons in sorted(outcome.failed_rows.items(), reverse=True):
-                rejected.append((raw_for_event[row_no], [f"expectation: {r}" for r in reasons]))
-                del events[row_no]
-        self._copy_events(events)
-        self._copy_quarantine(rejected)
-        self.loaded += len(events)
-        self.quarantined += len(rejected)
+            for row_no, reasons in outcome.failed_rows.items():
+                reasons_by_record.setdefault(record_of_event[row_no], []).extend(
+                    f"expectation: {reason}" for reason in reasons
+                )
+        good_events = [
+            event
+            for event, index in zip(events, record_of_event, strict=True)
+            if index not in reasons_by_record
+        ]
+        self._copy_events(good_events)
+        self._copy_quarantine([(records[index], why) for index, why in reasons_by_record.items()])
+        self.events += len(good_events)
+        self.loaded += len(records) - len(reasons_by_record)
+        self.quarantined += len(reasons_by_record)
 
     def _copy_events(self, events: list[dict[str, Any]]) -> None:
         with self.conn.cursor() as cursor, cursor.copy(sql("load/copy_staging_events.sql")) as copy:
@@ -214,9 +233,9 @@ def load_batch(
         execute(conn, "load/ensure_partitions.sql")
         existing = execute(conn, "load/count_existing_events.sql").fetchone()[0]
         written = execute(conn, "load/upsert_access_events.sql", params).rowcount
-        inserted = loader.loaded - duplicates - existing
+        inserted = loader.events - duplicates - existing
         updated = written - inserted
-        unchanged = loader.loaded - duplicates - inserted - updated
+        unchanged = loader.events - duplicates - inserted - updated
         execute(
             conn,
             "load/refresh_access_logs.sql",
@@ -240,7 +259,13 @@ def load_batch(
         _duration, batch_hash = execute(
             conn,
             "load/insert_batch.sql",
-            {**params, **counts, "dag_id": dag_id, "run_id": run_id, "details": Jsonb({})},
+            {
+                **params,
+                **counts,
+                "dag_id": dag_id,
+                "run_id": run_id,
+                "details": Jsonb({"events": loader.events, "chunk_size": chunk_size}),
+            },
         ).fetchone()
         execute(conn, "landing/mark_loaded.sql", params)
     seconds = time.monotonic() - started
@@ -252,6 +277,7 @@ def load_batch(
         pages=pages,
         seconds=round(seconds, 3),
         batch_hash=batch_hash,
+        events=loader.events,
         **counts,
     )
     log.info(

@@ -11,12 +11,12 @@ from pathlib import Path
 import psycopg
 import pytest
 from airflow.dag_processing.dagbag import DagBag
+from warehouse_asserts import audit_snapshot, event_ids
 
 from access_warehouse.config import SIGNIN_EVENT_TYPES
 from access_warehouse.local_env import msgraph_connection, warehouse_connection
 from access_warehouse.simulator.server import FaultConfig, GraphSimulator, SimClock
 from access_warehouse.simulator.tenant import TenantConfig
-from warehouse_asserts import audit_snapshot, event_ids
 
 SOURCE_ID = "entra:contoso:signins"
 DAY = datetime(2026, 11, 10, tzinfo=UTC)

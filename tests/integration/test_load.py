@@ -191,3 +191,39 @@ def test_identity_mapping_joins_aliases_to_one_person(warehouse_dsn: str) -> Non
             "SELECT DISTINCT external_user_id FROM audit.access_events"
         ).fetchall()
     assert people == [(person,)]
+
+
+def test_expectation_failures_quarantine_the_whole_record(warehouse_dsn: str) -> None:
+    valid, _ = fixture_records()
+    bad_id = valid[2]["id"]
+
+    def two_events_per_record(record: dict, source_id: str) -> list[dict]:
+        event = normalise_signin(record, source_id)
+        second = dict(event, event_id=f"{event['event_id']}:1")
+        if record["id"] == bad_id:
+            second["outcome"] = "maybe"  # breaks the outcome expectation
+        return [event, second]
+
+    summary = load_batch(
+        warehouse_dsn, land(warehouse_dsn, [valid]), source=SOURCE, normalise=two_events_per_record
+    )
+
+    assert (summary.extracted, summary.loaded, summary.quarantined) == (
+        len(valid),
+        len(valid) - 1,
+        1,
+    )
+    assert summary.events == 2 * (len(valid) - 1)
+    with psycopg.connect(warehouse_dsn) as conn:
+        loaded_ids = {r[0] for r in conn.execute("SELECT event_id FROM audit.access_events")}
+        record_key, reasons = conn.execute(
+            "SELECT record_key, reasons FROM dq.quarantine"
+        ).fetchone()
+        expectation = conn.execute(
+            "SELECT success, unexpected_count FROM dq.expectation_results"
+            " WHERE expectation = 'expect_column_values_to_be_in_set' AND column_name = 'outcome'"
+        ).fetchone()
+    assert bad_id not in loaded_ids and f"{bad_id}:1" not in loaded_ids
+    assert record_key == bad_id
+    assert reasons == ["expectation: expect_column_values_to_be_in_set(outcome)"]
+    assert expectation == (False, 1)

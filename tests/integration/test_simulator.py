@@ -335,6 +335,14 @@ def test_generation_is_deterministic_per_seed_and_tenant() -> None:
     assert SyntheticTenant(TenantConfig(seed=7, signins_per_day=300)).signins_for_day(day) == two
 
 
+def test_served_json_equals_the_python_records() -> None:
+    """The server sends render_json() text; it must parse to exactly render()'s dicts."""
+    tenant = SyntheticTenant(TenantConfig(tenant_id="shapes", users=40, apps=30, seed=3))
+    for event in tenant.events_for_day(date(2024, 5, 1)):
+        for version in ("beta", "v1.0"):
+            assert json.loads(tenant.render_json(event, version)) == tenant.render(event, version)
+
+
 def test_synthetic_content_looks_like_a_real_tenant() -> None:
     tenant = SyntheticTenant(TenantConfig(signins_per_day=5000))
     records = tenant.signins_for_day(date(2024, 5, 1))

@@ -23,7 +23,7 @@ Identity and time
   quoting the bad value.
 - ``category`` = ``"iam"``. ``action`` = ``activityDisplayName`` with surrounding whitespace
   removed (Graph writes some names with a trailing space, e.g.
-  ``"Update application – Certificates and secrets management "``); when it is missing or
+  ``"Update application \u2013 Certificates and secrets management "``); when it is missing or
   blank, ``operationType``; else ``"unknown"``.
 
 Outcome (``result``)
@@ -107,14 +107,15 @@ and unknown fields are all kept. Added per event:
   (``id``, ``displayName``, ``type``, ``userPrincipalName``, ``groupType``,
   ``modifiedProperties``; other keys as given) and ``modifiedProperties`` decoded: Graph
   JSON-encodes ``oldValue`` / ``newValue`` (``"\\"Global Administrator\\""``,
-  ``"[\\"[KeyIdentifier=...]\\"]"``); a value that starts with ``"``, ``[`` or ``{`` and
-  parses is replaced by the parsed value (one level: a decoded text is not decoded again);
+  ``"[\\"[KeyIdentifier=...]\\"]"``); a value whose first non-blank character is ``"``,
+  ``[`` or ``{`` and that parses is replaced by the parsed value (one level: a decoded text
+  is not decoded again; keys of the entries are respelled like the target's);
   anything else (plain text, ``"true"``, ``"42"``, broken JSON) is kept as given, so no type
   is guessed. The raw strings are not kept twice: decoding is lossless up to JSON whitespace,
   and the landing tables hold the raw payload. ``null`` when the record has no target; a
   non-object entry is kept as given.
 - ``target_index``: ``n`` (null when there is no target); ``target_count``: the number of
-  targets of the record.
+  targets of the record. (These three names win over a source field of the same name.)
 
 Nested values are the record's own JSON values (shared with the input record, which is never
 modified); ``target`` and its decoded ``modifiedProperties`` are new objects.
@@ -170,12 +171,16 @@ _TARGET_KEYS = {
     "modifiedproperties": "modifiedProperties",
 }
 _MODIFIED_KEYS = {"displayname": "displayName", "oldvalue": "oldValue", "newvalue": "newValue"}
+_TARGET_SPELLED = frozenset(_TARGET_KEYS.values())
+_MODIFIED_SPELLED = frozenset(_MODIFIED_KEYS.values())
 
 _SUCCESS_RESULTS = frozenset({"success"})
 _FAILURE_RESULTS = frozenset({"failure", "timeout"})
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _TOKEN_SPLIT = re.compile(r"[;,]")
 _UNKNOWN_ACTOR = (None, None, None, "unknown")
+_JSON_SPACE = frozenset(" \t\r\n")
+_json_decode = json.JSONDecoder().decode
 
 
 def _ci_get(obj: dict, key: str) -> Any:
@@ -193,16 +198,38 @@ def _ci_get(obj: dict, key: str) -> Any:
 def _decode(value: Any) -> Any:
     """A Graph JSON-encoded ``oldValue``/``newValue``: parsed when it looks like JSON text,
     array or object and parses; otherwise as given."""
-    if type(value) is str and value and value.lstrip()[:1] in ('"', "[", "{"):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
+    if type(value) is not str or not value:
+        return value
+    first = value[0]
+    if first == '"':
+        # Fast path for the common ``"\"text\""``: no escapes, no inner quotes.
+        inner = value[1:-1]
+        if (
+            len(value) > 1
+            and value[-1] == '"'
+            and '"' not in inner
+            and "\\" not in inner
+            and inner.isprintable()
+        ):
+            return inner
+    elif first == "[":
+        # Fast path for the common ``"[\"text\"]"``: one plain string in a list.
+        if value[-2:] == '"]' and value[1:2] == '"' and len(value) > 3:
+            inner = value[2:-2]
+            if '"' not in inner and "\\" not in inner and inner.isprintable():
+                return [inner]
+    elif first != "{" and (first not in _JSON_SPACE or value.lstrip()[:1] not in ('"', "[", "{")):
+        return value
+    try:
+        return _json_decode(value)
+    except ValueError:
+        return value
 
 
-def _canonical(obj: dict, keys: dict[str, str]) -> dict:
+def _canonical(obj: dict, keys: dict[str, str], spelled: frozenset[str]) -> dict:
     """A copy of ``obj`` with known keys in Graph spelling (first non-null value wins)."""
+    if spelled.issuperset(obj):
+        return obj.copy()  # the usual case: nothing to respell
     out: dict = {}
     for name, value in obj.items():
         canon = keys.get(name.lower(), name) if type(name) is str else name
@@ -217,7 +244,7 @@ def _decoded_modified(entries: Any) -> Any:
     decoded = []
     for entry in entries:
         if type(entry) is dict:
-            entry = _canonical(entry, _MODIFIED_KEYS)
+            entry = _canonical(entry, _MODIFIED_KEYS, _MODIFIED_SPELLED)
             if "oldValue" in entry:
                 entry["oldValue"] = _decode(entry["oldValue"])
             if "newValue" in entry:
@@ -376,19 +403,18 @@ def _normalise(record: dict, source_id: str) -> list[dict[str, Any]]:
         targets = []
         keep_raw_targets = raw_targets is not None
 
-    base: dict[str, Any] = {}
-    for key, value in record.items():
-        if key == "id" or key == "activityDateTime":
-            continue
-        if key == "targetResources" and not keep_raw_targets:
-            continue
-        if key == "activityDisplayName" and value == action:
-            continue
-        base[key] = value
+    base = record.copy()
+    del base["id"]
+    base.pop("activityDateTime", None)
+    if not keep_raw_targets:
+        base.pop("targetResources", None)
+    if display_name is not None and display_name == action:
+        del base["activityDisplayName"]
     base["target_count"] = len(targets)
 
-    common = {
+    template = {
         "source_id": source_id,
+        "event_id": f"{record_id}:0",
         "occurred_at": occurred_at,
         "category": CATEGORY,
         "action": action,
@@ -397,20 +423,31 @@ def _normalise(record: dict, source_id: str) -> list[dict[str, Any]]:
         "actor_name": actor_name,
         "actor_principal_name": actor_upn,
         "actor_type": actor_type,
+        "target_external_id": None,
+        "target_name": None,
+        "target_type": None,
+        "mfa": None,
+        "source_ip": source_ip,
+        "country": None,
+        "city": None,
+        "user_agent": None,
+        "client_app": None,
+        "auth_method": None,
+        "error_code": None,
+        "failure_reason": failure_reason,
+        "properties": base,
     }
-
     if not targets:
-        properties = dict(base)
-        properties["target"] = None
-        properties["target_index"] = None
-        return [_event(common, f"{record_id}:0", None, None, None, source_ip, None, properties)]
+        base["target"] = None
+        base["target_index"] = None
+        return [template]
 
     # First pass: targets in Graph spelling, their types, and how many are applications.
     shaped: list[tuple[Any, str | None]] = []
     app_targets = 0
     for raw in targets:
         if type(raw) is dict:
-            target = _canonical(raw, _TARGET_KEYS)
+            target = _canonical(raw, _TARGET_KEYS, _TARGET_SPELLED)
             if "modifiedProperties" in target:
                 target["modifiedProperties"] = _decoded_modified(target["modifiedProperties"])
             target_type = _target_type(target.get("type"))
@@ -438,59 +475,17 @@ def _normalise(record: dict, source_id: str) -> list[dict[str, Any]]:
                 target_type = UNTYPED_TARGET
         else:
             target_id = target_name = None
-        properties = dict(base)
+        properties = base.copy()
         properties["target"] = target
         properties["target_index"] = index
-        events.append(
-            _event(
-                common,
-                f"{record_id}:{index}",
-                target_id,
-                target_name,
-                target_type,
-                source_ip,
-                failure_reason,
-                properties,
-            )
-        )
+        event = template.copy()
+        event["event_id"] = f"{record_id}:{index}"
+        event["target_external_id"] = target_id
+        event["target_name"] = target_name
+        event["target_type"] = target_type
+        event["properties"] = properties
+        events.append(event)
     return events
-
-
-def _event(
-    common: dict[str, Any],
-    event_id: str,
-    target_id: str | None,
-    target_name: str | None,
-    target_type: str | None,
-    source_ip: str | None,
-    failure_reason: str | None,
-    properties: dict[str, Any],
-) -> dict[str, Any]:
-    return {
-        "source_id": common["source_id"],
-        "event_id": event_id,
-        "occurred_at": common["occurred_at"],
-        "category": CATEGORY,
-        "action": common["action"],
-        "outcome": common["outcome"],
-        "actor_external_id": common["actor_external_id"],
-        "actor_name": common["actor_name"],
-        "actor_principal_name": common["actor_principal_name"],
-        "actor_type": common["actor_type"],
-        "target_external_id": target_id,
-        "target_name": target_name,
-        "target_type": target_type,
-        "mfa": None,
-        "source_ip": source_ip,
-        "country": None,
-        "city": None,
-        "user_agent": None,
-        "client_app": None,
-        "auth_method": None,
-        "error_code": None,
-        "failure_reason": failure_reason,
-        "properties": properties,
-    }
 
 
 def normalise_directory_audit(record: dict, source_id: str) -> list[dict[str, Any]]:

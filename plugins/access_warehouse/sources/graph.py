@@ -34,6 +34,10 @@ from tenacity import (
 
 log = logging.getLogger(__name__)
 
+# azure-identity and httpx log every request and header at INFO: our own page lines say enough.
+for _chatty in ("azure", "httpx", "httpcore", "msal"):
+    logging.getLogger(_chatty).setLevel(logging.WARNING)
+
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
