@@ -1,7 +1,7 @@
 """A Microsoft Graph simulator for Entra ID sign-in logs, over a deterministic synthetic tenant.
 
 Start it from Python (``GraphSimulator(TenantConfig()).start()``) or from the command line
-(``python -m access_warehouse.simulator``); see the README section "Graph simulator".
+(``python -m access_warehouse.simulator``); see README.md in this package.
 """
 
 from .odata import ODataError, SignInFilter, parse_filter
