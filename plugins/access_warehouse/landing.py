@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
@@ -74,7 +74,7 @@ class LandingBatch:
             cursor.copy(sql("landing/copy_records.sql")) as copy,
         ):
             for record_no, record in enumerate(records):
-                copy.write_row((self.batch_id, page_no, record_no, json.dumps(record)))
+                copy.write_row((self.batch_id, page_no, record_no, orjson.dumps(record).decode()))
         execute(
             self._conn,
             "landing/page_landed.sql",

@@ -10,7 +10,6 @@ of it commits or none of it does, so a failed load leaves the audit tables as th
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 import uuid
@@ -18,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
@@ -69,9 +69,7 @@ class LoadSummary:
 
 
 def _payload_hash(record: dict[str, Any]) -> str:
-    return hashlib.sha256(
-        json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    ).hexdigest()
+    return hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def _chunks(
@@ -82,7 +80,7 @@ def _chunks(
         cursor.itersize = size
         cursor.execute(sql("landing/read_batch_records.sql"), {"batch_id": batch_id})
         while rows := cursor.fetchmany(size):
-            yield [row[2] for row in rows]
+            yield [orjson.loads(row[2]) for row in rows]
 
 
 class _BatchLoader:
@@ -143,7 +141,7 @@ class _BatchLoader:
             for event in events:
                 alias_id, alias_kind, alias_name, candidate = actor_identity(event)
                 row = [event[column] for column in NORMALISED_COLUMNS]
-                row[-1] = Jsonb(event["properties"])
+                row[-1] = orjson.dumps(event["properties"]).decode()  # COPY parses it as jsonb
                 copy.write_row(
                     (
                         *row,

@@ -388,25 +388,12 @@ class SyntheticTenant:
                 ip = f"{places[place].ipv4_prefix}.{bits(8)}.{bits(8)}" if place >= 0 else ""
                 failed = kind == SERVICE_PRINCIPAL and rand() < 0.03
                 outcome = cat.BAD_CLIENT_SECRET if failed else cat.SUCCESS
-                append(
-                    SignInEvent(
-                        ts,
-                        visible,
-                        created,
-                        event_id,
-                        correlation_id,
-                        kind,
-                        actor,
-                        -1,
-                        place,
-                        ip,
-                        -1,
-                        outcome,
-                        cat.NO_MFA,
-                        0,
-                        0,
-                    )
-                )
+                # fmt: off
+                append((
+                    ts, visible, created, event_id, correlation_id, kind, actor, -1,
+                    place, ip, -1, outcome, cat.NO_MFA, 0, 0,
+                ))
+                # fmt: on
                 continue
             kind = INTERACTIVE if r < _KIND_CUM[0] else NON_INTERACTIVE
             actor = int(n_active * rand() ** 1.3)  # a few users are far busier than most
@@ -448,25 +435,12 @@ class SyntheticTenant:
                 risk = 1 + int(rand() * 2)
             else:
                 risk = 0
-            append(
-                SignInEvent(
-                    ts,
-                    visible,
-                    created,
-                    event_id,
-                    correlation_id,
-                    kind,
-                    actor,
-                    app,
-                    place,
-                    ip,
-                    client,
-                    outcome,
-                    mfa,
-                    device,
-                    risk,
-                )
-            )
+            # fmt: off
+            append((
+                ts, visible, created, event_id, correlation_id, kind, actor, app,
+                place, ip, client, outcome, mfa, device, risk,
+            ))
+            # fmt: on
         events.sort(key=lambda e: (e.ts, e.id), reverse=True)
         return _Day(events, [-e.ts for e in events])
 
