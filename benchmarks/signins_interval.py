@@ -165,7 +165,7 @@ def main() -> None:
             f"{raw['peak_rss_mb']:.0f} MB",
             flush=True,
         )
-    (small, small_raw, small_run), (large, large_raw, large_run) = rows
+    (_, _, small_run), (_, large_raw, large_run) = rows
     print("\nratios (same run):")
     print(
         f"  pipeline / raw paging time, {large_run['records']} rows: "
