@@ -15,7 +15,12 @@ if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]
 fi
 echo "bootstrap: creating .venv and installing pinned requirements (a few minutes the first time)"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check \
-    -r requirements.txt -c constraints.txt
+log=.venv/pip-install.log
+if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip &&
+       .venv/bin/python -m pip install --disable-pip-version-check \
+           -r requirements.txt -c constraints.txt; } >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    echo "bootstrap: pip install failed; full log in $log" >&2
+    exit 1
+fi
 echo "$want" > "$stamp"

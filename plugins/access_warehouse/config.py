@@ -69,6 +69,14 @@ class SignInFeedConfig(FeedConfig):
         return value
 
 
+class DirectoryAuditFeedConfig(FeedConfig):
+    api_version: Literal["v1.0", "beta"] = "v1.0"
+    #: Left out at load (counted per rule in the batch row); compared case-insensitively with
+    #: the record's ``category`` and ``activityDisplayName``.
+    exclude_categories: tuple[str, ...] = ()
+    exclude_activities: tuple[str, ...] = ()
+
+
 class EntraTenantConfig(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,40}$")
     tenant_id: str = Field(min_length=1)
@@ -77,6 +85,7 @@ class EntraTenantConfig(_Strict):
     #: carry its name (``entra_signins_<name>``). A lone tenant is the default.
     default: bool = False
     signins: SignInFeedConfig = SignInFeedConfig()
+    directory_audits: DirectoryAuditFeedConfig = DirectoryAuditFeedConfig()
 
     def dag_id(self, feed: str) -> str:
         return f"entra_{feed}" if self.default else f"entra_{feed}_{self.name}"

@@ -5,10 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from access_warehouse.config import EntraTenantConfig, FeedConfig, SignInFeedConfig
+from access_warehouse.config import (
+    DirectoryAuditFeedConfig,
+    EntraTenantConfig,
+    FeedConfig,
+    SignInFeedConfig,
+)
 from access_warehouse.extract import ExtractSummary, extract_graph_feed
 from access_warehouse.landing import ExtractWindow
-from access_warehouse.load import LoadSummary, Normaliser, SourceInfo, load_batch
+from access_warehouse.load import Exclusion, LoadSummary, Normaliser, SourceInfo, load_batch
+from access_warehouse.normalise.directory_audits import normalise_directory_audit
 from access_warehouse.normalise.signins import normalise_signin
 from access_warehouse.sources.graph import GraphFeedQuery
 
@@ -29,6 +35,13 @@ FEEDS: dict[str, GraphFeedSpec] = {
         path="auditLogs/signIns",
         time_field="createdDateTime",
         normalise=normalise_signin,
+    ),
+    "directory_audits": GraphFeedSpec(
+        name="directory_audits",
+        kind="entra_directory_audits",
+        path="auditLogs/directoryAudits",
+        time_field="activityDateTime",
+        normalise=normalise_directory_audit,
     ),
 }
 
@@ -53,6 +66,27 @@ def graph_query(tenant: EntraTenantConfig, feed: str) -> GraphFeedQuery:
         streams=streams,
         max_attempts=config.max_attempts,
     )
+
+
+def record_exclusion(config: FeedConfig) -> Exclusion | None:
+    """The configured exclusions of a feed as a per-record test (None when there are none)."""
+    if not isinstance(config, DirectoryAuditFeedConfig):
+        return None
+    categories = {value.strip().lower() for value in config.exclude_categories}
+    activities = {value.strip().lower() for value in config.exclude_activities}
+    if not categories and not activities:
+        return None
+
+    def excluded_by(record: dict[str, Any]) -> str | None:
+        category = str(record.get("category") or "").strip()
+        if category.lower() in categories:
+            return f"category:{category}"
+        activity = str(record.get("activityDisplayName") or "").strip()
+        if activity.lower() in activities:
+            return f"activity:{activity}"
+        return None
+
+    return excluded_by
 
 
 def source_info(tenant: EntraTenantConfig, feed: str) -> SourceInfo:
@@ -102,6 +136,7 @@ def load_feed(
         batch_id,
         source=source_info(tenant, feed),
         normalise=FEEDS[feed].normalise,
+        exclude=record_exclusion(feed_config(tenant, feed)),
         dag_id=dag_id,
         run_id=run_id,
     )

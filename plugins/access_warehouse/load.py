@@ -13,6 +13,7 @@ import hashlib
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: A source record becomes one access event, or several (a directory audit with several targets).
 Normaliser = Callable[[dict[str, Any], str], dict[str, Any] | list[dict[str, Any]]]
+#: The configured exclusion a record matches (e.g. ``category:Policy``), or None to keep it.
+Exclusion = Callable[[dict[str, Any]], str | None]
 
 
 class BatchNotLoadable(RuntimeError):
@@ -54,6 +57,7 @@ class LoadSummary:
     extracted: int
     loaded: int
     quarantined: int
+    excluded: int
     events: int
     duplicates: int
     inserted: int
@@ -84,10 +88,18 @@ def _chunks(
 
 
 class _BatchLoader:
-    def __init__(self, conn: psycopg.Connection, source: SourceInfo, normalise: Normaliser):
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        source: SourceInfo,
+        normalise: Normaliser,
+        exclude: Exclusion | None,
+    ):
         self.conn = conn
         self.source = source
         self.normalise = normalise
+        self.exclude = exclude
+        self.excluded: Counter[str] = Counter()
         self.validator = AccessEventValidator()
         self.validation = None
         self.read = 0
@@ -106,7 +118,13 @@ class _BatchLoader:
         events: list[dict[str, Any]] = []
         record_of_event: list[int] = []
         reasons_by_record: dict[int, list[str]] = {}
+        kept_records = 0
         for index, record in enumerate(records):
+            rule = self.exclude(record) if self.exclude else None
+            if rule is not None:
+                self.excluded[rule] += 1
+                continue
+            kept_records += 1
             try:
                 normalised = self.normalise(record, self.source.source_id)
             except NormalisationError as exc:
@@ -133,7 +151,7 @@ class _BatchLoader:
         self._copy_events(good_events)
         self._copy_quarantine([(records[index], why) for index, why in reasons_by_record.items()])
         self.events += len(good_events)
-        self.loaded += len(records) - len(reasons_by_record)
+        self.loaded += kept_records - len(reasons_by_record)
         self.quarantined += len(reasons_by_record)
 
     def _copy_events(self, events: list[dict[str, Any]]) -> None:
@@ -174,6 +192,7 @@ def load_batch(
     *,
     source: SourceInfo,
     normalise: Normaliser,
+    exclude: Exclusion | None = None,
     chunk_size: int = 10_000,
     dag_id: str | None = None,
     run_id: str | None = None,
@@ -208,7 +227,7 @@ def load_batch(
             },
         )
         conn.execute(sql("load/create_staging.sql"))  # type: ignore[arg-type]
-        loader = _BatchLoader(conn, source, normalise)
+        loader = _BatchLoader(conn, source, normalise, exclude)
         for chunk in _chunks(conn, batch_uuid, chunk_size):
             loader.process_chunk(chunk)
             log.info(
@@ -218,6 +237,8 @@ def load_batch(
                 loader.loaded,
                 loader.quarantined,
             )
+        if loader.excluded:
+            log.info("excluded by configuration: %s", dict(loader.excluded))
         if loader.read != landed:
             raise RuntimeError(
                 f"landing batch {batch_uuid} says {landed} records but {loader.read} were read"
@@ -247,6 +268,7 @@ def load_batch(
             "extracted": landed,
             "loaded": loader.loaded,
             "quarantined": loader.quarantined,
+            "excluded": loader.excluded.total(),
             "duplicates": duplicates,
             "inserted": inserted,
             "updated": updated,
@@ -262,7 +284,13 @@ def load_batch(
                 **counts,
                 "dag_id": dag_id,
                 "run_id": run_id,
-                "details": Jsonb({"events": loader.events, "chunk_size": chunk_size}),
+                "details": Jsonb(
+                    {
+                        "events": loader.events,
+                        "excluded_by_rule": dict(loader.excluded),
+                        "chunk_size": chunk_size,
+                    }
+                ),
             },
         ).fetchone()
         execute(conn, "landing/mark_loaded.sql", params)
@@ -279,12 +307,13 @@ def load_batch(
         **counts,
     )
     log.info(
-        "loaded batch %s: extracted %d = loaded %d + quarantined %d; "
+        "loaded batch %s: extracted %d = loaded %d + quarantined %d + excluded %d; "
         "%d inserted, %d updated, %d unchanged, %d duplicates; %.1f s",
         batch_uuid,
         landed,
         loader.loaded,
         loader.quarantined,
+        loader.excluded.total(),
         inserted,
         updated,
         unchanged,

@@ -170,6 +170,15 @@ def test_tokens_are_bound_to_their_tenant(client: httpx.Client, sim: GraphSimula
     assert {r["id"] for r in contoso}.isdisjoint(r["id"] for r in fabrikam)
     assert all(r["userPrincipalName"].endswith("@fabrikam.onmicrosoft.com") for r in fabrikam)
 
+    # A contoso page link is no good with a fabrikam token.
+    first = client.get(
+        f"{sim.base_url}/beta/auditLogs/signIns",
+        params={**params, "$top": "5"},
+        headers=bearer(client, sim, CONTOSO),
+    )
+    foreign = client.get(first.json()["@odata.nextLink"], headers=bearer(client, sim, FABRIKAM))
+    assert_graph_error(foreign, 400, "BadRequest")
+
 
 def test_paging_is_stable_while_late_events_arrive(
     client: httpx.Client, sim: GraphSimulator

@@ -1,10 +1,10 @@
 -- One row per successful load, chained to the previous row by hash (global order).
 INSERT INTO audit.batches (
     batch_id, source_id, dag_id, run_id, window_start, window_end, lookback, pages, extracted, loaded,
-    quarantined, duplicates, inserted, updated, unchanged, new_users, new_config_items, details,
+    quarantined, excluded, duplicates, inserted, updated, unchanged, new_users, new_config_items, details,
     extract_started_at, loaded_at, duration_s, content_digest, prev_hash, batch_hash)
 SELECT %(batch_id)s, %(source_id)s, %(dag_id)s, %(run_id)s, b.window_start, b.window_end,
-       b.lookback, b.pages, %(extracted)s, %(loaded)s, %(quarantined)s, %(duplicates)s, %(inserted)s,
+       b.lookback, b.pages, %(extracted)s, %(loaded)s, %(quarantined)s, %(excluded)s, %(duplicates)s, %(inserted)s,
        %(updated)s, %(unchanged)s, %(new_users)s, %(new_config_items)s, %(details)s,
        b.started_at, now(), extract(epoch FROM clock_timestamp() - b.started_at),
        digest.content_digest, prev.batch_hash,

@@ -173,6 +173,8 @@ CREATE TABLE audit.batches (
     extracted        integer NOT NULL,
     loaded           integer NOT NULL,
     quarantined      integer NOT NULL,
+    -- records left out on purpose by the source's configured exclusions (details says which)
+    excluded         integer NOT NULL DEFAULT 0,
     duplicates       integer NOT NULL,
     inserted         integer NOT NULL,
     updated          integer NOT NULL,
@@ -186,7 +188,7 @@ CREATE TABLE audit.batches (
     content_digest   text NOT NULL,
     prev_hash        text,
     batch_hash       text NOT NULL,
-    CHECK (extracted = loaded + quarantined)
+    CHECK (extracted = loaded + quarantined + excluded)
 );
 
 -- Data quality: one row per validation, one per expectation, and what was held back.

@@ -6,11 +6,12 @@ Start it from Python (``GraphSimulator(TenantConfig()).start()``) or from the co
 
 from .odata import ODataError, SignInFilter, parse_filter
 from .server import FaultConfig, GraphSimulator, SimClock, SimulatorStats
-from .tenant import EVENT_TYPES, V1_FIELDS, SignInEvent, SyntheticTenant, TenantConfig
+from .tenant import EVENT_TYPES, V1_FIELDS, EventRow, SignInEvent, SyntheticTenant, TenantConfig
 
 __all__ = [
     "EVENT_TYPES",
     "V1_FIELDS",
+    "EventRow",
     "FaultConfig",
     "GraphSimulator",
     "ODataError",

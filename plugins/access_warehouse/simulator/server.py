@@ -39,7 +39,7 @@ from .odata import Cursor, ODataError, parse_datetime, parse_filter
 from .tenant import (
     KIND_BY_EVENT_TYPE,
     VERSIONS,
-    SignInEvent,
+    EventRow,
     SyntheticTenant,
     TenantConfig,
     kinds_for,
@@ -287,7 +287,7 @@ class GraphSimulator:
         self._windows: dict[tuple[str, str], deque[float]] = {}
         self._fault_rng = random.Random(f"{configs[0].seed}:faults")
         self._pages_ok = 0  # data pages served since the last reset, for drop_connection_...
-        self._page_cache: OrderedDict[tuple[Any, ...], list[SignInEvent]] = OrderedDict()
+        self._page_cache: OrderedDict[tuple[Any, ...], list[EventRow]] = OrderedDict()
         self._httpd: _TLSServer | None = None
         self._thread: threading.Thread | None = None
         self.cert_path: Path = Path()
@@ -749,7 +749,7 @@ class GraphSimulator:
         )
         return cursor, top
 
-    def _matching(self, cursor: Cursor) -> list[SignInEvent]:
+    def _matching(self, cursor: Cursor) -> list[EventRow]:
         """Every event of a listing, computed once per snapshot and kept for its later pages."""
         key = (cursor.tenant_id, cursor.lo, cursor.hi, cursor.event_types, cursor.snapshot)
         key += (cursor.late_arrival,)

@@ -4,7 +4,7 @@ Everything is derived from ``(seed, tenant_id)`` and, per day, from ``(seed, ten
 with private ``random.Random`` instances, so the same configuration gives the same records in
 every process and on every machine, and days can be generated in any order.
 
-A day is generated once into compact :class:`SignInEvent` tuples (cheap to keep and to filter)
+A day is generated once into compact event rows (cheap to keep and to filter)
 and rendered into Graph-shaped dicts only when asked for; the HTTP server renders one page at a
 time, so serving a large day never holds every record as a dict.
 """
@@ -123,6 +123,14 @@ class SignInEvent(NamedTuple):
         return self.visible - self.ts
 
 
+#: An event as stored: a plain tuple in :class:`SignInEvent`'s field order. CPython's GC stops
+#: tracking exact tuples of atomic values, but never a NamedTuple (a tuple subclass); 100k tracked
+#: rows made every full collection of the process ~20x slower, and the ETL's own allocations
+#: trigger many when it runs in the same process.
+EventRow = tuple[int, int, str, str, str, int, int, int, int, str, int, int, int, int, int]
+_TS, _VISIBLE, _ID, _KIND, _IP = 0, 1, 3, 5, 9
+
+
 class _User(NamedTuple):
     id: str
     display_name: str
@@ -152,7 +160,7 @@ class _Workload(NamedTuple):
 
 
 class _Day(NamedTuple):
-    events: list[SignInEvent]  # newest first
+    events: list[EventRow]  # newest first
     neg_ts: list[int]  # -ts of each event, ascending, for bisect
 
 
@@ -368,7 +376,7 @@ class SyntheticTenant:
         users, places = self._users, cat.PLACES
         n_places = len(places)
         sps, mis = self._service_principals, self._managed_identities
-        events: list[SignInEvent] = []
+        events: list[EventRow] = []
         append = events.append
         for hour in hours:
             second = hour * 3600 + int(rand() * 3600)
@@ -441,8 +449,8 @@ class SyntheticTenant:
                 place, ip, client, outcome, mfa, device, risk,
             ))
             # fmt: on
-        events.sort(key=lambda e: (e.ts, e.id), reverse=True)
-        return _Day(events, [-e.ts for e in events])
+        events.sort(key=lambda e: (e[_TS], e[_ID]), reverse=True)
+        return _Day(events, [-e[_TS] for e in events])
 
     @staticmethod
     def _outcome(rand: Any, kind: int, client: int, mfa_method: int) -> tuple[int, int]:
@@ -471,8 +479,8 @@ class SyntheticTenant:
     # ---- queries ----------------------------------------------------------------------
 
     def events_for_day(self, day: date) -> list[SignInEvent]:
-        """All events of a UTC day, newest first (compact form, cached)."""
-        return self._day(day).events
+        """All events of a UTC day, newest first, in compact form."""
+        return [SignInEvent._make(row) for row in self._day(day).events]
 
     def query(
         self,
@@ -480,11 +488,11 @@ class SyntheticTenant:
         hi: int,
         kinds: Iterable[int] | None = None,
         visible_at: int | None = None,
-    ) -> list[SignInEvent]:
-        """Events with ``lo <= ts < hi`` (epoch seconds), newest first, of the given kinds
+    ) -> list[EventRow]:
+        """Event rows with ``lo <= ts < hi`` (epoch seconds), newest first, of the given kinds
         (None = all), visible at ``visible_at`` (None = ignore ingestion delay)."""
         wanted = None if kinds is None else frozenset(kinds)
-        out: list[SignInEvent] = []
+        out: list[EventRow] = []
         if hi <= lo:
             return out
         day = datetime.fromtimestamp(hi - 1, UTC).date()
@@ -495,9 +503,9 @@ class SyntheticTenant:
             i1 = bisect_right(neg_ts, -lo)
             chunk = events[i0:i1]
             if wanted is not None and len(wanted) < len(EVENT_TYPES):
-                chunk = [e for e in chunk if e.kind in wanted]
+                chunk = [e for e in chunk if e[_KIND] in wanted]
             if visible_at is not None:
-                chunk = [e for e in chunk if e.visible <= visible_at]
+                chunk = [e for e in chunk if e[_VISIBLE] <= visible_at]
             out.extend(chunk)
             day -= timedelta(days=1)
         return out
@@ -545,59 +553,58 @@ class SyntheticTenant:
             sp = self._resource_sp[resource_id] = self._id(f"resource-sp:{resource_id}")
         return sp
 
-    def _part_keys(self, e: SignInEvent) -> tuple[tuple[Any, ...], ...]:
+    def _part_keys(self, e: EventRow) -> tuple[tuple[Any, ...], ...]:
         """(builder name, *arguments) of every part but the per-event one."""
-        if e.kind >= SERVICE_PRINCIPAL:
-            return (("workload", e.kind, e.actor, e.outcome), ("place", e.place))
-        if e.device == 0:
-            subject = e.actor  # the user's own registered device
-        elif e.device == 1:
-            subject = self._users[e.actor].profile  # an unregistered device: OS/browser only
+        kind, actor, app, place, _ip, client, outcome, mfa, device, risk = e[_KIND:]
+        if kind >= SERVICE_PRINCIPAL:
+            return (("workload", kind, actor, outcome), ("place", place))
+        if device == 0:
+            subject = actor  # the user's own registered device
+        elif device == 1:
+            subject = self._users[actor].profile  # an unregistered device: OS/browser only
         else:
             subject = -1  # nothing known
         return (
-            ("user", e.actor),
-            ("app", e.app),
-            ("device", subject, e.device, e.client),
-            ("flow", e.kind, e.device == 0),
-            ("outcome", e.kind, e.outcome, e.mfa, e.client >= 2),
-            ("place", e.place),
-            ("risk", e.risk),
+            ("user", actor),
+            ("app", app),
+            ("device", subject, device, client),
+            ("flow", kind, device == 0),
+            ("outcome", kind, outcome, mfa, client >= 2),
+            ("place", place),
+            ("risk", risk),
         )
 
-    def _event_part(self, e: SignInEvent) -> dict[str, Any]:
-        workload = e.kind >= SERVICE_PRINCIPAL
-        return {
-            "id": e.id,
-            "createdDateTime": e.created,
-            "ipAddress": e.ip,
-            "correlationId": e.correlation_id,
-            "originalRequestId": e.id,
-            "processingTimeInMilliseconds": _processing_ms(e.id, workload),
-        }
-
-    def render(self, e: SignInEvent, version: str = "beta") -> dict[str, Any]:
+    def render(self, e: EventRow, version: str = "beta") -> dict[str, Any]:
         """The Graph ``signIn`` record of an event, shaped for ``version``, as a fresh dict."""
-        record = self._event_part(e)
+        _, _, created, event_id, correlation_id, kind = e[:6]
+        record: dict[str, Any] = {
+            "id": event_id,
+            "createdDateTime": created,
+            "ipAddress": e[_IP],
+            "correlationId": correlation_id,
+            "originalRequestId": event_id,
+            "processingTimeInMilliseconds": _processing_ms(event_id, kind >= SERVICE_PRINCIPAL),
+        }
         builders = self._builders
         for name, *args in self._part_keys(e):
-            record.update(builders[name](*args, at=e.created))
+            record.update(builders[name](*args, at=created))
         if version == "beta":
             return record
         if version == "v1.0":
             return {key: record[key] for key in V1_FIELDS}
         raise ValueError(f"unknown Graph version {version!r}")
 
-    def render_json(self, e: SignInEvent, version: str = "beta") -> str:
+    def render_json(self, e: EventRow, version: str = "beta") -> str:
         """``json.dumps(render(e, version))``, equal once parsed, from cached part texts."""
+        _, _, created, event_id, correlation_id, kind = e[:6]
         # The per-event values are UUIDs, timestamps and IP addresses: nothing to escape.
         text = (
-            f'{{"id":"{e.id}","createdDateTime":"{e.created}","ipAddress":"{e.ip}",'
-            f'"correlationId":"{e.correlation_id}"'
+            f'{{"id":"{event_id}","createdDateTime":"{created}","ipAddress":"{e[_IP]}",'
+            f'"correlationId":"{correlation_id}"'
         )
         if version == "beta":
-            ms = _processing_ms(e.id, e.kind >= SERVICE_PRINCIPAL)
-            text += f',"originalRequestId":"{e.id}","processingTimeInMilliseconds":{ms}'
+            ms = _processing_ms(event_id, kind >= SERVICE_PRINCIPAL)
+            text += f',"originalRequestId":"{event_id}","processingTimeInMilliseconds":{ms}'
         elif version != "v1.0":
             raise ValueError(f"unknown Graph version {version!r}")
         fragments = self._fragments
@@ -609,7 +616,7 @@ class SyntheticTenant:
                 fragment = fragments[cache_key] = self._fragment(version, key)
             if fragment:
                 if key[0] == "outcome":
-                    fragment = fragment.replace(_AT_PLACEHOLDER, e.created)
+                    fragment = fragment.replace(_AT_PLACEHOLDER, created)
                 pieces.append(fragment)
         return ",".join(pieces) + "}"
 
