@@ -6,6 +6,7 @@ DB) is set here, before any test module can import it.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -22,6 +23,8 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix="access-warehouse-tests-"))
 from access_warehouse.local_env import airflow_env  # noqa: E402
 
 os.environ.update(airflow_env(_SESSION_DIR, {}))
+# pgserver logs from an atexit hook, after pytest has closed the capture streams.
+logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 
 @pytest.fixture(scope="session")

@@ -30,3 +30,11 @@ def test_entra_signins_is_interval_based_with_window_params(bag: DagBag) -> None
     assert [outlet.uri for outlet in dag.get_task("load").outlets] == [
         "warehouse://audit/access_events"
     ]
+
+
+def test_directory_audits_dag_has_the_same_shape(bag: DagBag) -> None:
+    dag = bag.dags["entra_directory_audits"]
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert set(dag.params) == {"window_start", "window_end"}
+    assert "directoryAudits" in dag.doc_md
+    assert {task.task_id for task in dag.tasks} == {"migrate_warehouse", "extract", "load"}

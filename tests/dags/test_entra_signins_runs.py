@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -10,11 +9,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from airflow.dag_processing.dagbag import DagBag
+from dag_runs import load_dags, run, use_config, use_graph, use_warehouse
 from warehouse_asserts import audit_snapshot, event_ids
 
 from access_warehouse.config import SIGNIN_EVENT_TYPES
-from access_warehouse.local_env import msgraph_connection, warehouse_connection
 from access_warehouse.simulator.server import FaultConfig, GraphSimulator, SimClock
 from access_warehouse.simulator.tenant import TenantConfig
 
@@ -33,6 +31,8 @@ entra_tenants:
       api_version: beta
       page_size: 100
       max_attempts: 4
+    directory_audits:
+      enabled: false
 """
 
 
@@ -58,26 +58,10 @@ def dag(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ):
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "sources.yaml").write_text(TEST_SOURCES)
-    monkeypatch.setattr("access_warehouse.config.CONFIG_DIR", tmp_path / "config")
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_WAREHOUSE",
-        warehouse_connection(Path(pg_server), warehouse_dsn.split("dbname=")[1].split()[0]),
-    )
-    creds = graph.credentials()
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_MSGRAPH_DEFAULT",
-        msgraph_connection(
-            creds["host"], creds["tenant_id"], creds["client_id"], creds["client_secret"]
-        ),
-    )
-    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-    assert bag.import_errors == {}
-    dag = bag.dags["entra_signins"]
-    for task in dag.tasks:  # a failed attempt is asserted on directly, not waited out
-        task.retries = 0
-    return dag
+    use_config(tmp_path, monkeypatch, TEST_SOURCES)
+    use_warehouse(monkeypatch, pg_server, warehouse_dsn)
+    use_graph(monkeypatch, graph, "contoso")
+    return load_dags()["entra_signins"]
 
 
 def served(graph: GraphSimulator, start: datetime, end: datetime) -> list[str]:
@@ -86,15 +70,6 @@ def served(graph: GraphSimulator, start: datetime, end: datetime) -> list[str]:
         start, end, version="beta", event_types=SIGNIN_EVENT_TYPES, visible_at=graph.clock()
     )
     return [record["id"] for record in records]
-
-
-def run(dag, interval_start: datetime) -> str:
-    """One run of the daily interval starting at ``interval_start``; returns its state.
-
-    ``dag.test()`` infers a manual run's data interval as the one that ends at its logical date.
-    """
-    result = dag.test(logical_date=interval_start + timedelta(days=1))
-    return str(getattr(result.state, "value", result.state))
 
 
 def test_one_interval_lands_every_event_exactly_once_despite_faults(

@@ -26,7 +26,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     defaults, fault_defaults = TenantConfig(), FaultConfig()
     parser = argparse.ArgumentParser(
         prog="python -m access_warehouse.simulator",
-        description="Microsoft Graph simulator for Entra ID sign-in logs (HTTPS, self-signed).",
+        description="Microsoft Graph simulator for Entra ID audit logs (HTTPS, self-signed): "
+        "/v1.0 and /beta auditLogs/signIns and auditLogs/directoryAudits over a deterministic "
+        "synthetic tenant, with throttling (shared by both feeds), 5xx faults, late arrival and "
+        "stable $skiptoken paging.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -38,12 +41,23 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="TENANT[:CLIENT_ID:CLIENT_SECRET]",
-        help="serve another tenant too (repeatable); same sizes, its own credentials",
+        help="serve another tenant too (repeatable); same sizes, its own credentials and data",
     )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--users", type=int, default=defaults.users)
     parser.add_argument("--apps", type=int, default=defaults.apps)
-    parser.add_argument("--signins-per-day", type=int, default=defaults.signins_per_day)
+    parser.add_argument(
+        "--signins-per-day",
+        type=int,
+        default=defaults.signins_per_day,
+        help="sign-ins per UTC day, all event types (default %(default)s)",
+    )
+    parser.add_argument(
+        "--directory-audits-per-day",
+        type=int,
+        default=defaults.directory_audits_per_day,
+        help="directory audit records per UTC day (default %(default)s)",
+    )
     parser.add_argument("--no-throttle", action="store_true", help="disable 429 throttling")
     parser.add_argument("--throttle-limit", type=int, default=fault_defaults.throttle_limit)
     parser.add_argument(
@@ -68,6 +82,7 @@ def _tenants(args: argparse.Namespace) -> list[TenantConfig]:
         "users": args.users,
         "apps": args.apps,
         "signins_per_day": args.signins_per_day,
+        "directory_audits_per_day": args.directory_audits_per_day,
     }
     tenants = [TenantConfig(args.tenant_id, client_id=args.client_id, **sizes)]
     tenants[0].client_secret = args.client_secret

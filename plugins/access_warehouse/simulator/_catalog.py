@@ -308,3 +308,211 @@ CA_POLICIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ("RequireCompliantDevice",),
     ),
 )
+
+
+# ---- directory audits -----------------------------------------------------------------
+
+
+class Activity(NamedTuple):
+    """A directory audit activity and how it usually happens."""
+
+    name: str  # activityDisplayName, in Graph's spelling (some end with a space)
+    category: str
+    service: str  # loggedByService
+    operation: str  # operationType
+    weight: float  # relative volume
+    app_share: float  # share initiated by an application
+    system_share: float  # share initiated by nobody (system activity)
+    failure_share: float
+    failure_reasons: tuple[str, ...]
+
+
+_NO_PRIVILEGE = "Insufficient privileges to complete the operation."
+_PASSWORD_POLICY = (
+    "User submitted a new password that does not meet the password policy requirements."
+)
+
+# Activity codes: indexes into ACTIVITIES.
+(
+    ADD_GROUP_MEMBER, REMOVE_GROUP_MEMBER, UPDATE_USER, ADD_ROLE_MEMBER, REMOVE_ROLE_MEMBER,
+    PIM_ACTIVATION, RESET_USER_PASSWORD, RESET_BY_ADMIN, RESET_SELF_SERVICE, ADD_USER,
+    DELETE_USER, APP_CREDENTIALS, CONSENT, ADD_SERVICE_PRINCIPAL, UPDATE_CA_POLICY,
+    SET_COMPANY_INFORMATION,
+) = range(16)  # fmt: skip
+
+CORE, SSPR, PIM, CA = (
+    "Core Directory",
+    "Self-service Password Management",
+    "PIM",
+    "Conditional Access",
+)
+#: The record id prefix each service writes (``Directory_<correlationId>_<code>_<number>``).
+ID_PREFIXES: dict[str, str] = {CORE: "Directory", SSPR: "SSGM", PIM: "PIM", CA: "IPCGraph"}
+
+ACTIVITIES: tuple[Activity, ...] = (
+    Activity(
+        "Add member to group", "GroupManagement", CORE, "Add", 20, 0.3, 0.03, 0.03,
+        ("One or more added object references already exist for the following modified "
+         "properties: 'members'.",),
+    ),
+    Activity(
+        "Remove member from group", "GroupManagement", CORE, "Delete", 9, 0.3, 0.04, 0.02,
+        ("Resource does not exist or one of its queried reference-property objects are not "
+         "present.",),
+    ),
+    Activity("Update user", "UserManagement", CORE, "Update", 22, 0.4, 0.04, 0.02,
+             (_NO_PRIVILEGE,)),
+    Activity(
+        "Add member to role", "RoleManagement", CORE, "Assign", 4, 0.15, 0.0, 0.03,
+        ("A conflicting object with one or more of the specified property values is present "
+         "in the directory.", _NO_PRIVILEGE),
+    ),
+    Activity("Remove member from role", "RoleManagement", CORE, "Delete", 2, 0.15, 0.0, 0.02,
+             (_NO_PRIVILEGE,)),
+    Activity(
+        "Add member to role completed (PIM activation)", "RoleManagement", PIM, "Assign", 3,
+        0.0, 0.0, 0.04, ("The request requires approval and was denied.",
+                         "Multi-factor authentication is required to activate this role."),
+    ),
+    Activity("Reset user password", "UserManagement", CORE, "Update", 4, 0.0, 0.0, 0.03,
+             (_NO_PRIVILEGE,)),
+    Activity("Reset password (by admin)", "UserManagement", SSPR, "Update", 3, 0.0, 0.0, 0.05,
+             (_PASSWORD_POLICY,)),
+    Activity(
+        "Reset password (self-service)", "UserManagement", SSPR, "Update", 4, 0.0, 0.0, 0.15,
+        (_PASSWORD_POLICY, "User did not complete the verification required to reset the "
+         "password.", "User's account is locked out."),
+    ),
+    Activity(
+        "Add user", "UserManagement", CORE, "Add", 4, 0.5, 0.0, 0.03,
+        ("Another object with the same value for property userPrincipalName already exists.",),
+    ),
+    Activity("Delete user", "UserManagement", CORE, "Delete", 2, 0.3, 0.1, 0.02,
+             (_NO_PRIVILEGE,)),
+    Activity(
+        "Update application – Certificates and secrets management ", "ApplicationManagement",
+        CORE, "Update", 4, 0.3, 0.0, 0.02, (_NO_PRIVILEGE,),
+    ),
+    Activity(
+        "Consent to application", "ApplicationManagement", CORE, "Assign", 3, 0.0, 0.0, 0.06,
+        ("Microsoft.Online.Security.UserConsentBlockedForRiskyAppsException",
+         "Admin approval is required for the requested permissions."),
+    ),
+    Activity(
+        "Add service principal", "ApplicationManagement", CORE, "Add", 1.5, 0.4, 0.0, 0.02,
+        ("Another object with the same value for property servicePrincipalNames already "
+         "exists.",),
+    ),
+    Activity(
+        "Update conditional access policy", "Policy", CA, "Update", 1.5, 0.0, 0.0, 0.02,
+        ("The policy is invalid: at least one grant or session control is required.",),
+    ),
+    Activity("Set company information", "DirectoryManagement", CORE, "Update", 0.5, 0.0, 0.0,
+             0.0, (_NO_PRIVILEGE,)),
+)  # fmt: skip
+
+DIRECTORY_AUDIT_CATEGORIES: tuple[str, ...] = (
+    "ApplicationManagement",
+    "DirectoryManagement",
+    "GroupManagement",
+    "Policy",
+    "RoleManagement",
+    "UserManagement",
+)
+TIMEOUT_SHARE = 0.003
+TIMEOUT_REASON = "The operation timed out before it could complete."
+#: Justifications PIM writes into ``resultReason`` of successful activations.
+PIM_JUSTIFICATIONS: tuple[str, ...] = (
+    "Monthly patching window",
+    "Investigating INC-20411",
+    "Break-glass drill",
+    "Onboarding new subscription",
+    "Audit evidence for SOX review",
+    "Renouvellement des certificats – équipe sécurité",
+)
+
+#: Directory roles: (displayName, roleTemplateId, Role.WellKnownObjectName), common first.
+ROLES: tuple[tuple[str, str, str], ...] = (
+    ("Global Reader", "f2ef992c-3afb-46b9-b7cf-a126ee74c451", "GlobalReader"),
+    ("Helpdesk Administrator", "729827e3-9c14-49f7-bb1b-9608f156bbb8", "HelpDeskAdministrator"),
+    ("User Administrator", "fe930be7-5e62-47db-91af-98c3a49a38b1", "UserAccountAdministrator"),
+    ("Security Reader", "5d6b6bb7-de71-4623-b4af-96380a352509", "SecurityReader"),
+    (
+        "Application Administrator",
+        "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
+        "ApplicationAdministrator",
+    ),
+    (
+        "Exchange Administrator",
+        "29232cdf-9323-42fd-ade2-1d097af3e4de",
+        "ExchangeServiceAdministrator",
+    ),
+    ("Security Administrator", "194ae4cb-b126-40b2-bd5b-6091b380977d", "SecurityAdministrator"),
+    (
+        "Conditional Access Administrator",
+        "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9",
+        "ConditionalAccessAdministrator",
+    ),
+    (
+        "Privileged Role Administrator",
+        "e8611ab8-c189-46e8-94e1-60213ab1f814",
+        "PrivilegedRoleAdministrator",
+    ),
+    ("Global Administrator", "62e90394-69f5-4237-9190-012177145e10", "CompanyAdministrator"),
+)
+
+#: Groups: (displayName, groupType). Display names carry accents and non-Latin scripts.
+GROUPS: tuple[tuple[str, str], ...] = (
+    ("All Employees", "azureAD"),
+    ("Finance – Approvers", "unifiedGroups"),
+    ("Équipe Paris", "unifiedGroups"),
+    ("開発チーム", "unifiedGroups"),
+    ("VPN Users", "azureAD"),
+    ("SG-Azure-Subscription-Owners", "azureAD"),
+    ("M365 E5 Licensed", "azureAD"),
+    ("Sales EMEA", "unifiedGroups"),
+    ("Helpdesk Tier 1", "azureAD"),
+    ("Partner Portal Guests", "azureAD"),
+    ("Data Platform Engineers", "unifiedGroups"),
+    ("Команда поддержки", "unifiedGroups"),
+    ("MFA Exclusions – Break Glass", "azureAD"),
+    ("Zoë's Book Club", "unifiedGroups"),
+    ("Conditional Access Pilot", "azureAD"),
+    ("Airflow Operators", "azureAD"),
+)
+
+#: "Update user" changes: (property, oldValue, newValue), JSON-encoded lists on the wire.
+USER_CHANGES: tuple[tuple[str, list[object], list[object]], ...] = (
+    ("Department", ["Finance"], ["Sales"]),
+    ("JobTitle", ["Analyst"], ["Senior Analyst"]),
+    ("AccountEnabled", [True], [False]),
+    ("UsageLocation", ["US"], ["DE"]),
+    ("Department", ["Vertrieb"], ["Übersetzung & Lokalisierung"]),
+    ("MobilePhone", [], ["+1 555 0100"]),
+)
+
+#: Company settings changed by "Set company information": (property, oldValue, newValue).
+COMPANY_CHANGES: tuple[tuple[str, list[str], list[str]], ...] = (
+    ("TechnicalNotificationMails", ["it-alerts@{domain}"], ["secops@{domain}"]),
+    ("PrivacyStatementUrl", [], ["https://www.{domain}/privacy"]),
+)
+
+#: Applications acting on the directory without being one of the tenant's workloads; Graph
+#: sends their appId null.
+FIRST_PARTY_ACTORS: tuple[str, ...] = ("Microsoft Substrate Management", "MS-PIM")
+#: Which tenant workloads (by name) do which kind of directory work; first-party actors by name.
+USER_ADMIN_APPS: tuple[str, ...] = ("hr-sync-connector", "Microsoft Substrate Management")
+ROLE_ADMIN_APPS: tuple[str, ...] = ("MS-PIM",)
+APP_ADMIN_APPS: tuple[str, ...] = ("terraform-ci", "github-actions-deploy")
+
+#: (state before, state after) of "Update conditional access policy".
+CA_STATE_CHANGES: tuple[tuple[str, str], ...] = (
+    ("enabledForReportingButNotEnforced", "enabled"),
+    ("enabled", "enabledForReportingButNotEnforced"),
+    ("disabled", "enabled"),
+)
+CA_BUILT_IN_CONTROLS: dict[str, str] = {
+    "Mfa": "mfa",
+    "Block": "block",
+    "RequireCompliantDevice": "compliantDevice",
+}

@@ -1,8 +1,11 @@
-"""The slice of OData that Graph's ``auditLogs/signIns`` takes: ``$filter`` and ``$skiptoken``.
+"""The slice of OData that Graph's ``auditLogs/signIns`` and ``auditLogs/directoryAudits`` take:
+``$filter`` and ``$skiptoken``.
 
-The filter grammar is the subset ETL clients send: ``and``-joined ``createdDateTime`` comparisons
-and (beta) ``signInEventTypes/any(t: t eq '...')`` clauses, optionally ``or``-joined in
-parentheses. Keywords are case-insensitive, whitespace is free, datetimes are unquoted ISO 8601.
+The filter grammar is the subset ETL clients send: ``and``-joined comparisons of the feed's time
+field (``createdDateTime`` / ``activityDateTime``) and, for sign-ins (beta),
+``signInEventTypes/any(t: t eq '...')`` clauses, for directory audits ``category eq '...'``
+clauses, each optionally ``or``-joined in parentheses. Keywords are case-insensitive, whitespace
+is free, datetimes are unquoted ISO 8601.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ import binascii
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .tenant import KIND_BY_EVENT_TYPE
+from .directory_audits import CATEGORIES
+from .tenant import DIRECTORY_AUDITS, FEEDS, KIND_BY_EVENT_TYPE, SIGNINS
 
 
 class ODataError(ValueError):
@@ -31,7 +36,28 @@ class SignInFilter:
     event_types: frozenset[str] | None = None
 
 
-_DATETIME_CLAUSE = re.compile(r"createddatetime\s+(ge|gt|le|lt)\s+'?([0-9][^'\s]*)'?", re.I)
+@dataclass(frozen=True)
+class DirectoryAuditFilter:
+    """A parsed directory-audits ``$filter``: ``lo <= activityDateTime < hi`` (epoch seconds)
+    and categories (None = all; empty = contradictory clauses, nothing matches)."""
+
+    lo: int | None = None
+    hi: int | None = None
+    categories: frozenset[str] | None = None
+
+
+_TIME_FIELDS = {SIGNINS: "createdDateTime", DIRECTORY_AUDITS: "activityDateTime"}
+_ENTITY_TYPES = {
+    SIGNINS: "microsoft.graph.signIn",
+    DIRECTORY_AUDITS: "microsoft.graph.directoryAudit",
+}
+_DATETIME_CLAUSES = {
+    feed: re.compile(rf"{field}\s+(ge|gt|le|lt)\s+'?([0-9][^'\s]*)'?", re.I)
+    for feed, field in _TIME_FIELDS.items()
+}
+_DATETIME_CLAUSE = _DATETIME_CLAUSES[SIGNINS]
+_CATEGORY_CLAUSE = re.compile(r"category\s+eq\s+'([^']*)'", re.I)
+_CANONICAL_CATEGORY = {name.lower(): name for name in CATEGORIES}
 _EVENT_TYPE_CLAUSE = re.compile(
     r"signineventtypes\s*/\s*any\s*\(\s*(\w+)\s*:\s*(\w+)\s+eq\s+'([^']*)'\s*\)", re.I
 )
@@ -96,19 +122,20 @@ def parse_datetime(value: str) -> float:
     return moment.timestamp()
 
 
-def parse_filter(text: str | None, version: str) -> SignInFilter:
-    """Parse a sign-ins ``$filter``; raise :class:`ODataError` for anything unsupported."""
-    if text is None or not text.strip():
-        return SignInFilter()
+def _parse_conjunction(
+    text: str, feed: str, other: Callable[[str], None]
+) -> tuple[int | None, int | None]:
+    """The ``and``-joined clauses of a filter: time bounds as an integer half-open range;
+    every other clause goes to ``other`` (which raises :class:`ODataError` if it is wrong)."""
     lows: list[int] = []
     highs: list[int] = []
-    event_types: frozenset[str] | None = None
+    pattern = _DATETIME_CLAUSES[feed]
     for clause in _split_top_level(text.strip(), "and"):
         clause = _strip_parens(clause)
-        match = _DATETIME_CLAUSE.fullmatch(clause)
+        match = pattern.fullmatch(clause)
         if match:
             op, when = match.group(1).lower(), parse_datetime(match.group(2))
-            # Events carry whole seconds: turn every bound into an integer half-open range.
+            # Records carry whole seconds: turn every bound into an integer half-open range.
             if op == "ge":
                 lows.append(math.ceil(when))
             elif op == "gt":
@@ -118,13 +145,59 @@ def parse_filter(text: str | None, version: str) -> SignInFilter:
             else:
                 highs.append(math.floor(when) + 1)
             continue
+        other(clause)
+    return (max(lows) if lows else None, min(highs) if highs else None)
+
+
+def _unknown_property(clause: str, feed: str) -> ODataError:
+    """Graph's answer to a clause on a property the resource does not have."""
+    name = re.match(r"\s*([A-Za-z_][\w/]*)", clause)
+    if name:
+        for other_feed, field in _TIME_FIELDS.items():
+            if other_feed != feed and name.group(1).lower() == field.lower():
+                return ODataError(
+                    f"Invalid filter clause: Could not find a property named '{field}' on type "
+                    f"'{_ENTITY_TYPES[feed]}'."
+                )
+    return ODataError(f"Invalid filter clause: {clause}")
+
+
+def parse_filter(text: str | None, version: str) -> SignInFilter:
+    """Parse a sign-ins ``$filter``; raise :class:`ODataError` for anything unsupported."""
+    if text is None or not text.strip():
+        return SignInFilter()
+    event_types: frozenset[str] | None = None
+
+    def other(clause: str) -> None:
+        nonlocal event_types
         types = _parse_event_types(clause, version)
         event_types = types if event_types is None else event_types & types
-    return SignInFilter(
-        lo=max(lows) if lows else None,
-        hi=min(highs) if highs else None,
-        event_types=event_types,
-    )
+
+    lo, hi = _parse_conjunction(text, SIGNINS, other)
+    return SignInFilter(lo=lo, hi=hi, event_types=event_types)
+
+
+def parse_directory_audit_filter(text: str | None) -> DirectoryAuditFilter:
+    """Parse a directory-audits ``$filter`` (both versions take the same); raise
+    :class:`ODataError` for anything unsupported."""
+    if text is None or not text.strip():
+        return DirectoryAuditFilter()
+    categories: frozenset[str] | None = None
+
+    def other(clause: str) -> None:
+        nonlocal categories
+        names: set[str] = set()
+        for part in _split_top_level(clause, "or"):
+            match = _CATEGORY_CLAUSE.fullmatch(_strip_parens(part))
+            if not match:
+                raise _unknown_property(_strip_parens(part), DIRECTORY_AUDITS)
+            # An unknown category is no error: Graph just has no such records.
+            names.add(_CANONICAL_CATEGORY.get(match.group(1).lower(), match.group(1)))
+        found = frozenset(names)
+        categories = found if categories is None else categories & found
+
+    lo, hi = _parse_conjunction(text, DIRECTORY_AUDITS, other)
+    return DirectoryAuditFilter(lo=lo, hi=hi, categories=categories)
 
 
 def _parse_event_types(clause: str, version: str) -> frozenset[str]:
@@ -132,7 +205,7 @@ def _parse_event_types(clause: str, version: str) -> frozenset[str]:
     for part in _split_top_level(clause, "or"):
         match = _EVENT_TYPE_CLAUSE.fullmatch(_strip_parens(part))
         if not match or match.group(1) != match.group(2):
-            raise ODataError(f"Invalid filter clause: {clause}")
+            raise _unknown_property(clause, SIGNINS)
         if version == "v1.0":
             raise ODataError(
                 "Invalid filter clause: Could not find a property named 'signInEventTypes' on "
@@ -149,24 +222,28 @@ def _parse_event_types(clause: str, version: str) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Cursor:
-    """What a ``$skiptoken`` pins: the query and the snapshot time, so pages stay stable."""
+    """What a ``$skiptoken`` pins: the feed, the query and the snapshot time, so pages stay
+    stable. ``selectors`` are the sign-in event types or the directory-audit categories
+    (empty: all categories)."""
 
     tenant_id: str
     version: str
     lo: int
     hi: int
-    event_types: tuple[str, ...]
+    selectors: tuple[str, ...]
     snapshot: int  # epoch seconds of the first page: later arrivals stay out of this listing
     late_arrival: bool
     offset: int
+    feed: str = SIGNINS
 
     def encode(self) -> str:
         payload = [
+            self.feed,
             self.tenant_id,
             self.version,
             self.lo,
             self.hi,
-            list(self.event_types),
+            list(self.selectors),
             self.snapshot,
             self.late_arrival,
             self.offset,
@@ -178,13 +255,15 @@ class Cursor:
     def decode(cls, token: str) -> Cursor:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            tenant, version, lo, hi, types, snapshot, late, offset = json.loads(raw)
+            feed, tenant, version, lo, hi, selectors, snapshot, late, offset = json.loads(raw)
             cursor = cls(
-                str(tenant), str(version), int(lo), int(hi), tuple(types), int(snapshot),
-                bool(late), int(offset),
+                str(tenant), str(version), int(lo), int(hi), tuple(str(s) for s in selectors),
+                int(snapshot), bool(late), int(offset), str(feed),
             )  # fmt: skip
         except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
             raise ODataError("Invalid $skiptoken value.") from None
-        if cursor.offset < 0 or not set(cursor.event_types) <= KIND_BY_EVENT_TYPE.keys():
+        if cursor.offset < 0 or cursor.feed not in FEEDS:
+            raise ODataError("Invalid $skiptoken value.")
+        if cursor.feed == SIGNINS and not set(cursor.selectors) <= KIND_BY_EVENT_TYPE.keys():
             raise ODataError("Invalid $skiptoken value.")
         return cursor

@@ -1,10 +1,12 @@
-"""A Microsoft Graph look-alike over HTTPS: OAuth2 client credentials and sign-in logs.
+"""A Microsoft Graph look-alike over HTTPS: OAuth2 client credentials and the audit logs.
 
 Serves what the ETL and Microsoft's own clients (azure-identity/MSAL, msgraph-core/kiota, httpx)
 touch: tenant discovery, the v2.0 token endpoint, ``/v1.0`` and ``/beta``
-``auditLogs/signIns`` with ``$filter``/``$top``/``$skiptoken``, and Graph's failure modes
-(throttling, 5xx, expired tokens, late-arriving events, killed connections), plus a small
-``/_sim/*`` admin API. Stdlib HTTP server; one thread per connection, keep-alive.
+``auditLogs/signIns`` and ``auditLogs/directoryAudits`` with ``$filter``/``$top``/``$skiptoken``,
+and Graph's failure modes (throttling, 5xx, expired tokens, late-arriving events, killed
+connections), plus a small ``/_sim/*`` admin API. Stdlib HTTP server; one thread per connection,
+keep-alive. Both feeds go through one listing path (:meth:`GraphSimulator._listing`): the same
+auth, throttling budget, faults, snapshot-pinned paging and counters.
 """
 
 from __future__ import annotations
@@ -35,11 +37,18 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qs, quote, urlsplit
 
 from .certs import ensure_certificate
-from .odata import Cursor, ODataError, parse_datetime, parse_filter
+from .odata import (
+    Cursor,
+    ODataError,
+    parse_datetime,
+    parse_directory_audit_filter,
+    parse_filter,
+)
 from .tenant import (
+    DIRECTORY_AUDITS,
     KIND_BY_EVENT_TYPE,
+    SIGNINS,
     VERSIONS,
-    EventRow,
     SyntheticTenant,
     TenantConfig,
     kinds_for,
@@ -48,7 +57,7 @@ from .tenant import (
 log = logging.getLogger(__name__)
 
 MAX_TOP = 1000
-DEFAULT_LOOKBACK = timedelta(days=30)  # Graph's sign-in retention; used when no lower bound
+DEFAULT_LOOKBACK = timedelta(days=30)  # Graph's audit log retention; used when no lower bound
 HISTORY = timedelta(days=400)  # the simulated tenant has no events older than this
 GRAPH_JSON = (
     "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;"
@@ -71,6 +80,71 @@ class FaultConfig:
     drop_connection_after_pages: int | None = None  # then close data connections, no response
 
 
+class _Feed(NamedTuple):
+    """How one ``auditLogs/<name>`` feed is queried and rendered; the listing is shared."""
+
+    name: str  # Graph entity set: URL segment, @odata.context, skiptoken feed
+    stat: str  # prefix of its page/record counters
+    #: ($filter text, version) -> (lo, hi, selectors); raises ODataError
+    select: Callable[[str | None, str], tuple[int | None, int | None, tuple[str, ...]]]
+    #: (tenant, lo, hi, selectors, visible_at) -> compact rows, newest first
+    rows: Callable[[SyntheticTenant, int, int, tuple[str, ...], int | None], list[Any]]
+    #: (tenant, row, version) -> the record's JSON text
+    render_json: Callable[[SyntheticTenant, Any, str], str]
+
+
+def _select_signins(
+    text: str | None, version: str
+) -> tuple[int | None, int | None, tuple[str, ...]]:
+    filt = parse_filter(text, version)
+    try:
+        kinds = kinds_for(version, filt.event_types)
+    except ValueError as exc:
+        raise ODataError(f"Invalid filter clause: {exc}") from None
+    event_types = tuple(sorted(name for name, k in KIND_BY_EVENT_TYPE.items() if k in kinds))
+    return filt.lo, filt.hi, event_types
+
+
+def _signin_rows(
+    tenant: SyntheticTenant, lo: int, hi: int, event_types: tuple[str, ...], visible_at: int | None
+) -> list[Any]:
+    return tenant.query(lo, hi, [KIND_BY_EVENT_TYPE[name] for name in event_types], visible_at)
+
+
+#: Directory-audit selector that matches no category (contradictory ``category eq`` clauses).
+_NO_CATEGORY = ""
+
+
+def _select_directory_audits(
+    text: str | None, version: str
+) -> tuple[int | None, int | None, tuple[str, ...]]:
+    filt = parse_directory_audit_filter(text)
+    if filt.categories is None:
+        categories: tuple[str, ...] = ()  # all
+    else:
+        categories = tuple(sorted(filt.categories)) or (_NO_CATEGORY,)
+    return filt.lo, filt.hi, categories
+
+
+def _directory_audit_rows(
+    tenant: SyntheticTenant, lo: int, hi: int, categories: tuple[str, ...], visible_at: int | None
+) -> list[Any]:
+    return tenant.directory_audit_rows(lo, hi, categories or None, visible_at)
+
+
+FEEDS: dict[str, _Feed] = {
+    SIGNINS: _Feed(SIGNINS, "signin", _select_signins, _signin_rows, SyntheticTenant.render_json),
+    DIRECTORY_AUDITS: _Feed(
+        DIRECTORY_AUDITS,
+        "directory_audit",
+        _select_directory_audits,
+        _directory_audit_rows,
+        lambda tenant, row, version: tenant.render_directory_audit_json(row),
+    ),
+}
+_FEEDS_BY_SEGMENT = {name.lower(): feed for name, feed in FEEDS.items()}
+
+
 class SimulatorStats:
     """Thread-safe request counters: ``stats["throttled"]``, ``stats.throttled``, ``as_dict()``."""
 
@@ -82,8 +156,12 @@ class SimulatorStats:
         "throttled",
         "errors_5xx",
         "dropped",
-        "pages_served",
+        "pages_served",  # data pages of both feeds
         "records_served",
+        "signin_pages",
+        "signin_records",
+        "directory_audit_pages",
+        "directory_audit_records",
     )
 
     def __init__(self) -> None:
@@ -287,7 +365,7 @@ class GraphSimulator:
         self._windows: dict[tuple[str, str], deque[float]] = {}
         self._fault_rng = random.Random(f"{configs[0].seed}:faults")
         self._pages_ok = 0  # data pages served since the last reset, for drop_connection_...
-        self._page_cache: OrderedDict[tuple[Any, ...], list[EventRow]] = OrderedDict()
+        self._page_cache: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
         self._httpd: _TLSServer | None = None
         self._thread: threading.Thread | None = None
         self.cert_path: Path = Path()
@@ -392,8 +470,15 @@ class GraphSimulator:
             return self._admin(method, lowered[1:], body)
         self.stats.incr("requests")
         request_ids = self._request_ids(headers)
-        if method == "GET" and lowered[1:] == ["auditlogs", "signins"] and segments[0] in VERSIONS:
-            return self._signins(segments[0], query, headers, request_ids)
+        if (
+            method == "GET"
+            and len(lowered) == 3
+            and lowered[1] == "auditlogs"
+            and lowered[2] in _FEEDS_BY_SEGMENT
+            and segments[0] in VERSIONS
+        ):
+            feed = _FEEDS_BY_SEGMENT[lowered[2]]
+            return self._listing(feed, segments[0], query, headers, request_ids)
         if method == "POST" and lowered[1:] == ["oauth2", "v2.0", "token"]:
             return self._token(segments[0], body, headers)
         if method == "GET" and lowered[1:] in (
@@ -620,7 +705,7 @@ class GraphSimulator:
         response.headers["WWW-Authenticate"] = 'Bearer realm="", error="invalid_token"'
         return response
 
-    # ---- sign-ins ---------------------------------------------------------------------
+    # ---- audit log listings (sign-ins and directory audits alike) ----------------------
 
     def _throttle(self, token: _Token) -> int | None:
         """Seconds to wait if this request is over the limit, else None (and take a slot)."""
@@ -663,8 +748,9 @@ class GraphSimulator:
             response.headers["Retry-After"] = "1"
         return response
 
-    def _signins(
+    def _listing(
         self,
+        feed: _Feed,
         version: str,
         query: dict[str, list[str]],
         headers: Mapping[str, str],
@@ -685,21 +771,22 @@ class GraphSimulator:
         # OData options are matched case-insensitively, with or without their "$".
         params = {k.lower().lstrip("$"): v[-1] for k, v in query.items()}
         try:
-            cursor, top = self._cursor(version, token, params)
+            cursor, top = self._cursor(feed, version, token, params)
         except ODataError as exc:
             self.stats.incr("bad_requests")
             return self.graph_error(400, "BadRequest", str(exc), request_ids)
-        events = self._matching(cursor)
+        events = self._matching(feed, cursor)
         page = events[cursor.offset : cursor.offset + top]
         tenant = self._tenants[token.tenant_key]
         # Records come as ready JSON text (see SyntheticTenant.render_json): the page is
         # assembled as text rather than built as dicts and encoded, several times faster.
-        context = f"{self.base_url}/{version}/$metadata#auditLogs/signIns"
+        context = f"{self.base_url}/{version}/$metadata#auditLogs/{feed.name}"
         head = f'{{"@odata.context":{json.dumps(context)}'
         if cursor.offset + top < len(events):
             link = self._next_link(cursor, top, params.get("filter"))
             head += f',"@odata.nextLink":{json.dumps(link)}'
-        records = ",".join([tenant.render_json(e, version) for e in page])
+        render_json = feed.render_json
+        records = ",".join([render_json(tenant, e, version) for e in page])
         body = f'{head},"value":[{records}]}}'.encode()
         response = Response(200, body, {"Content-Type": GRAPH_JSON})
         response.headers.update(request_ids)
@@ -707,9 +794,13 @@ class GraphSimulator:
             self._pages_ok += 1
         self.stats.incr("pages_served")
         self.stats.incr("records_served", len(page))
+        self.stats.incr(f"{feed.stat}_pages")
+        self.stats.incr(f"{feed.stat}_records", len(page))
         return response
 
-    def _cursor(self, version: str, token: _Token, params: dict[str, str]) -> tuple[Cursor, int]:
+    def _cursor(
+        self, feed: _Feed, version: str, token: _Token, params: dict[str, str]
+    ) -> tuple[Cursor, int]:
         top = MAX_TOP
         if "top" in params:
             try:
@@ -723,47 +814,48 @@ class GraphSimulator:
         skiptoken = params.get("skiptoken")
         if skiptoken:
             cursor = Cursor.decode(skiptoken)
-            if cursor.tenant_id != token.tenant_key or cursor.version != version:
+            if (
+                cursor.tenant_id != token.tenant_key
+                or cursor.version != version
+                or cursor.feed != feed.name
+            ):
                 raise ODataError("Invalid $skiptoken value: it belongs to another query.")
             return cursor, top
-        filt = parse_filter(params.get("filter"), version)
+        lo, hi, selectors = feed.select(params.get("filter"), version)
         snapshot = math.floor(self.clock().timestamp())
-        try:
-            kinds = kinds_for(version, filt.event_types)
-        except ValueError as exc:
-            raise ODataError(f"Invalid filter clause: {exc}") from None
-        event_types = tuple(sorted(name for name, k in KIND_BY_EVENT_TYPE.items() if k in kinds))
-        lo = filt.lo if filt.lo is not None else snapshot - int(DEFAULT_LOOKBACK.total_seconds())
+        if lo is None:
+            lo = snapshot - int(DEFAULT_LOOKBACK.total_seconds())
         # Nothing is older than HISTORY: an unbounded past would mean generating it all.
         lo = max(lo, snapshot - int(HISTORY.total_seconds()))
-        hi = filt.hi if filt.hi is not None else snapshot + 1
+        if hi is None:
+            hi = snapshot + 1
         cursor = Cursor(
             tenant_id=token.tenant_key,
             version=version,
             lo=lo,
             hi=hi,
-            event_types=event_types,
+            selectors=selectors,
             snapshot=snapshot,
             late_arrival=self.faults.late_arrival,
             offset=0,
+            feed=feed.name,
         )
         return cursor, top
 
-    def _matching(self, cursor: Cursor) -> list[EventRow]:
-        """Every event of a listing, computed once per snapshot and kept for its later pages."""
-        key = (cursor.tenant_id, cursor.lo, cursor.hi, cursor.event_types, cursor.snapshot)
-        key += (cursor.late_arrival,)
+    def _matching(self, feed: _Feed, cursor: Cursor) -> list[Any]:
+        """Every record of a listing, computed once per snapshot and kept for its later pages."""
+        key = (feed.name, cursor.tenant_id, cursor.lo, cursor.hi, cursor.selectors)
+        key += (cursor.snapshot, cursor.late_arrival)
         with self._lock:
             events = self._page_cache.get(key)
             if events is not None:
                 self._page_cache.move_to_end(key)
                 return events
         tenant = self._tenants[cursor.tenant_id]
-        kinds = [KIND_BY_EVENT_TYPE[name] for name in cursor.event_types]
         # Nothing after the snapshot exists yet, late arrival or not.
         hi = min(cursor.hi, cursor.snapshot + 1)
         visible_at = cursor.snapshot if cursor.late_arrival else None
-        events = tenant.query(cursor.lo, hi, kinds, visible_at)
+        events = feed.rows(tenant, cursor.lo, hi, cursor.selectors, visible_at)
         with self._lock:
             self._page_cache[key] = events
             while len(self._page_cache) > _PAGE_CACHE_SIZE:
@@ -777,7 +869,7 @@ class GraphSimulator:
         if filter_text:
             parts.append(f"$filter={quote(filter_text, safe='')}")
         parts.append(f"$skiptoken={following.encode()}")
-        return f"{self.base_url}/{cursor.version}/auditLogs/signIns?{'&'.join(parts)}"
+        return f"{self.base_url}/{cursor.version}/auditLogs/{cursor.feed}?{'&'.join(parts)}"
 
     # ---- admin ------------------------------------------------------------------------
 

@@ -1,17 +1,17 @@
-"""A deterministic synthetic Entra ID tenant and its sign-in log.
+"""A deterministic synthetic Entra ID tenant, its sign-in log and its directory audit log.
 
 Everything is derived from ``(seed, tenant_id)`` and, per day, from ``(seed, tenant_id, day)``
 with private ``random.Random`` instances, so the same configuration gives the same records in
 every process and on every machine, and days can be generated in any order.
 
-A day is generated once into compact event rows (cheap to keep and to filter)
-and rendered into Graph-shaped dicts only when asked for; the HTTP server renders one page at a
-time, so serving a large day never holds every record as a dict.
+The directory audit log lives in :mod:`.directory_audits`; both logs share the day cache and
+the range queries here. A day is generated once into compact event rows (cheap to keep and to
+filter) and rendered into Graph-shaped dicts only when asked for; the HTTP server renders one
+page at a time, so serving a large day never holds every record as a dict.
 """
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import random
@@ -20,13 +20,25 @@ import threading
 import uuid
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from . import _catalog as cat
+from ._common import HOUR_CUM as _HOUR_CUM
+from ._common import MAX_DELAY_S, MIN_DELAY_S
+from ._common import Day as _Day
+from ._common import epoch as _epoch
+from ._common import gc_paused as _gc_paused
+from ._common import uuid_str as _uuid_str
+from .directory_audits import (
+    ACTIVITY_FIELD,
+    AuditRow,
+    DirectoryAuditEvent,
+    DirectoryAuditLog,
+    activities_for,
+)
 
 #: Graph's ``signInEventTypes`` values, in the order of the kind codes below.
 EVENT_TYPES: tuple[str, ...] = (
@@ -38,6 +50,9 @@ EVENT_TYPES: tuple[str, ...] = (
 INTERACTIVE, NON_INTERACTIVE, SERVICE_PRINCIPAL, MANAGED_IDENTITY = range(4)
 KIND_BY_EVENT_TYPE: dict[str, int] = {name: kind for kind, name in enumerate(EVENT_TYPES)}
 VERSIONS: tuple[str, ...] = ("v1.0", "beta")
+#: The tenant's logs, by their Graph entity set name (``auditLogs/<feed>``).
+SIGNINS, DIRECTORY_AUDITS = "signIns", "directoryAudits"
+FEEDS: tuple[str, ...] = (SIGNINS, DIRECTORY_AUDITS)
 
 #: Fields of the v1.0 ``signIn`` resource; everything else the beta shape carries is beta-only.
 V1_FIELDS: tuple[str, ...] = (
@@ -67,17 +82,8 @@ V1_FIELDS: tuple[str, ...] = (
     "appliedConditionalAccessPolicies",
 )
 
-# Relative sign-in volume per UTC hour: quiet nights, a working-day plateau, an evening tail.
-_HOUR_WEIGHTS: tuple[float, ...] = (
-    0.15, 0.12, 0.1, 0.1, 0.12, 0.2, 0.4, 0.8, 1.3, 1.6, 1.7, 1.6,
-    1.4, 1.6, 1.7, 1.6, 1.4, 1.1, 0.8, 0.6, 0.45, 0.35, 0.25, 0.2,
-)  # fmt: skip
-_HOUR_CUM: list[float] = [sum(_HOUR_WEIGHTS[: i + 1]) for i in range(24)]
-
 # Event mix (cumulative): 60% interactive, 25% non-interactive, 10% SP, 5% managed identity.
 _KIND_CUM = (0.60, 0.85, 0.95)
-MIN_DELAY_S = 120
-MAX_DELAY_S = 2400
 # Generated days kept in memory, by event count (~600 bytes each); at least two days.
 _DEFAULT_CACHE_EVENTS = 500_000
 
@@ -93,6 +99,7 @@ class TenantConfig:
     signins_per_day: int = 2000  # all event types together
     client_id: str = "sim-client"
     client_secret: str = "sim-secret"
+    directory_audits_per_day: int = 300
 
 
 class SignInEvent(NamedTuple):
@@ -159,39 +166,6 @@ class _Workload(NamedTuple):
     resource_path: str | None
 
 
-class _Day(NamedTuple):
-    events: list[EventRow]  # newest first
-    neg_ts: list[int]  # -ts of each event, ascending, for bisect
-
-
-def _uuid_str(bits: int) -> str:
-    """Format 128 random bits as a version-4 UUID string (several times faster than uuid.UUID)."""
-    h = f"{bits:032x}"
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
-
-
-def _epoch(moment: datetime) -> float:
-    if moment.tzinfo is None:
-        raise ValueError(f"naive datetime {moment!r}: pass a timezone-aware UTC datetime")
-    return moment.timestamp()
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while building many acyclic objects.
-
-    Bulk-creating containers triggers repeated full collections over an ever larger heap, which
-    triples the cost of generating or rendering a large day; these objects hold no cycles.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _domain_label(tenant_id: str) -> str:
     label = re.sub(r"[^a-z0-9]", "", tenant_id.lower())[:27]
     return label or "tenant"
@@ -204,8 +178,15 @@ class SyntheticTenant:
     """
 
     def __init__(self, config: TenantConfig, *, cache_events: int = _DEFAULT_CACHE_EVENTS) -> None:
-        if config.users < 1 or config.apps < 1 or config.signins_per_day < 0:
-            raise ValueError("users and apps must be >= 1, signins_per_day >= 0")
+        if (
+            config.users < 1
+            or config.apps < 1
+            or config.signins_per_day < 0
+            or config.directory_audits_per_day < 0
+        ):
+            raise ValueError(
+                "users and apps must be >= 1, signins_per_day and directory_audits_per_day >= 0"
+            )
         self.config = config
         self.domain = f"{_domain_label(config.tenant_id)}.onmicrosoft.com"
         try:
@@ -229,7 +210,10 @@ class SyntheticTenant:
             "risk": _risk_part,
             "workload": self._workload_part,
         }
-        self._days: OrderedDict[date, _Day] = OrderedDict()
+        #: ~5% of users never sign in, so dormant-account reports have something to find.
+        self.active_users = max(1, len(self._users) * 95 // 100)
+        self._directory = DirectoryAuditLog(self)
+        self._days: OrderedDict[tuple[str, date], _Day] = OrderedDict()
         self._cache_events = cache_events
         self._lock = threading.Lock()
         self._generating = threading.Lock()
@@ -341,23 +325,31 @@ class SyntheticTenant:
 
     # ---- generation -------------------------------------------------------------------
 
-    def _day(self, day: date) -> _Day:
+    def _day(self, day: date, feed: str = SIGNINS) -> _Day:
+        """One feed's generated day, from the cache shared by both feeds."""
+        key = (feed, day)
         with self._lock:
-            cached = self._days.get(day)
+            cached = self._days.get(key)
             if cached is not None:
-                self._days.move_to_end(day)
+                self._days.move_to_end(key)
                 return cached
         with self._generating:  # one generation at a time: concurrent pages wait, not redo
             with self._lock:
-                cached = self._days.get(day)
+                cached = self._days.get(key)
             if cached is not None:
                 return cached
             with _gc_paused():
-                generated = self._generate_day(day)
+                if feed == SIGNINS:
+                    generated = self._generate_day(day)
+                elif feed == DIRECTORY_AUDITS:
+                    generated = self._directory.generate_day(day)
+                else:
+                    raise ValueError(f"unknown feed {feed!r}; expected one of {FEEDS}")
             with self._lock:
-                self._days[day] = generated
+                self._days[key] = generated
                 cached_events = sum(len(d.events) for d in self._days.values())
-                while len(self._days) > 2 and cached_events > self._cache_events:
+                # Keep at least a day of each feed however large.
+                while len(self._days) > 2 * len(FEEDS) and cached_events > self._cache_events:
                     _, evicted = self._days.popitem(last=False)
                     cached_events -= len(evicted.events)
         return generated
@@ -370,8 +362,7 @@ class SyntheticTenant:
         day_start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
         prefix = f"{day.isoformat()}T"
         hours = rng.choices(range(24), cum_weights=_HOUR_CUM, k=n)
-        # ~5% of users never sign in, so dormant-account reports have something to find.
-        n_active = max(1, len(self._users) * 95 // 100)
+        n_active = self.active_users
         n_apps = len(self._apps)
         users, places = self._users, cat.PLACES
         n_places = len(places)
@@ -492,18 +483,43 @@ class SyntheticTenant:
         """Event rows with ``lo <= ts < hi`` (epoch seconds), newest first, of the given kinds
         (None = all), visible at ``visible_at`` (None = ignore ingestion delay)."""
         wanted = None if kinds is None else frozenset(kinds)
-        out: list[EventRow] = []
+        if wanted is not None and len(wanted) >= len(EVENT_TYPES):
+            wanted = None
+        return self._rows(SIGNINS, lo, hi, _KIND, wanted, visible_at)
+
+    def directory_audit_rows(
+        self,
+        lo: int,
+        hi: int,
+        categories: Iterable[str] | None = None,
+        visible_at: int | None = None,
+    ) -> list[AuditRow]:
+        """Directory audit rows with ``lo <= ts < hi``, newest first, of the given categories
+        (None = all, case-insensitive), visible at ``visible_at`` (None = ignore ingestion)."""
+        wanted = activities_for(categories)
+        return self._rows(DIRECTORY_AUDITS, lo, hi, ACTIVITY_FIELD, wanted, visible_at)
+
+    def _rows(
+        self,
+        feed: str,
+        lo: int,
+        hi: int,
+        field: int,
+        wanted: frozenset[int] | None,
+        visible_at: int | None,
+    ) -> list[Any]:
+        out: list[Any] = []
         if hi <= lo:
             return out
         day = datetime.fromtimestamp(hi - 1, UTC).date()
         first_day = datetime.fromtimestamp(lo, UTC).date()
         while day >= first_day:
-            events, neg_ts = self._day(day)
+            events, neg_ts = self._day(day, feed)
             i0 = bisect_left(neg_ts, 1 - hi)
             i1 = bisect_right(neg_ts, -lo)
             chunk = events[i0:i1]
-            if wanted is not None and len(wanted) < len(EVENT_TYPES):
-                chunk = [e for e in chunk if e[_KIND] in wanted]
+            if wanted is not None:
+                chunk = [e for e in chunk if e[field] in wanted]
             if visible_at is not None:
                 chunk = [e for e in chunk if e[_VISIBLE] <= visible_at]
             out.extend(chunk)
@@ -538,6 +554,48 @@ class SyntheticTenant:
         render = self.render
         with _gc_paused():
             return [render(e, version) for e in events]
+
+    def directory_audit_events_for_day(self, day: date) -> list[DirectoryAuditEvent]:
+        """All directory audits of a UTC day, newest first, in compact form."""
+        return [DirectoryAuditEvent._make(row) for row in self._day(day, DIRECTORY_AUDITS).events]
+
+    def directory_audits_for_day(self, day: date) -> list[dict[str, Any]]:
+        """Every directory audit of a UTC day (late or not), newest first."""
+        render = self._directory.render
+        with _gc_paused():
+            return [render(e) for e in self._day(day, DIRECTORY_AUDITS).events]
+
+    def directory_audits(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        version: str = "beta",
+        categories: Iterable[str] | None = None,
+        visible_at: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """What Graph would return for ``start <= activityDateTime < end``, newest first.
+
+        ``v1.0`` and ``beta`` serve the same shape. ``categories`` keeps those categories only
+        (``category eq '...'``). ``visible_at`` hides audits still in ingestion then.
+        """
+        if version not in VERSIONS:
+            raise ValueError(f"unknown Graph version {version!r}; expected one of {VERSIONS}")
+        va = None if visible_at is None else math.floor(_epoch(visible_at))
+        rows = self.directory_audit_rows(
+            math.ceil(_epoch(start)), math.ceil(_epoch(end)), categories, va
+        )
+        render = self._directory.render
+        with _gc_paused():
+            return [render(e) for e in rows]
+
+    def render_directory_audit(self, e: AuditRow) -> dict[str, Any]:
+        """The Graph ``directoryAudit`` record of a row, as a fresh dict."""
+        return self._directory.render(e)
+
+    def render_directory_audit_json(self, e: AuditRow) -> str:
+        """``json.dumps(render_directory_audit(e))``, equal once parsed (what the server sends)."""
+        return self._directory.render_json(e)
 
     # ---- rendering --------------------------------------------------------------------
     #

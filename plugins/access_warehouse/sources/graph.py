@@ -18,10 +18,10 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from json import JSONDecodeError
 from typing import Any
 
 import httpx
+import orjson
 from kiota_abstractions.response_handler import ResponseHandler
 from kiota_http.middleware.options import ResponseHandlerOption, RetryHandlerOption
 from tenacity import (
@@ -71,8 +71,8 @@ class _RaisingResponseHandler(ResponseHandler):
     async def handle_response_async(self, response: Any, error_map: Any) -> Any:
         resp: httpx.Response = response
         try:
-            body: Any = resp.json()
-        except (JSONDecodeError, UnicodeDecodeError):
+            body: Any = orjson.loads(resp.content)  # pages are large: orjson, not json
+        except orjson.JSONDecodeError:
             body = resp.text
         if 200 <= resp.status_code < 300:
             return body
