@@ -186,6 +186,16 @@ class _BatchLoader:
                 log.warning("quarantined record %s: %s", record.get("id"), "; ".join(reasons))
 
 
+def _step(
+    conn: psycopg.Connection, name: str, params: dict[str, Any] | None = None
+) -> psycopg.Cursor:
+    """Run one set-based step of the load and log its row count and duration."""
+    started = time.monotonic()
+    cursor = execute(conn, name, params)
+    log.info("%s: %d rows in %.2f s", name, cursor.rowcount, time.monotonic() - started)
+    return cursor
+
+
 def load_batch(
     dsn: str,
     batch_id: str | uuid.UUID,
@@ -244,23 +254,23 @@ def load_batch(
                 f"landing batch {batch_uuid} says {landed} records but {loader.read} were read"
             )
         params = {"batch_id": batch_uuid, "source_id": source.source_id}
-        duplicates = execute(conn, "load/dedupe_staging.sql").rowcount
-        execute(conn, "load/resolve_users.sql")
-        new_users = execute(conn, "load/insert_new_users.sql").rowcount
-        execute(conn, "load/insert_user_aliases.sql")
-        new_config_items = execute(conn, "load/insert_new_config_items.sql").rowcount
-        execute(conn, "load/ensure_partitions.sql")
-        existing = execute(conn, "load/count_existing_events.sql").fetchone()[0]
-        written = execute(conn, "load/upsert_access_events.sql", params).rowcount
+        duplicates = _step(conn, "load/dedupe_staging.sql").rowcount
+        _step(conn, "load/resolve_users.sql")
+        new_users = _step(conn, "load/insert_new_users.sql").rowcount
+        _step(conn, "load/insert_user_aliases.sql")
+        new_config_items = _step(conn, "load/insert_new_config_items.sql").rowcount
+        _step(conn, "load/ensure_partitions.sql")
+        existing = _step(conn, "load/count_existing_events.sql").fetchone()[0]
+        written = _step(conn, "load/upsert_access_events.sql", params).rowcount
         inserted = loader.events - duplicates - existing
         updated = written - inserted
         unchanged = loader.events - duplicates - inserted - updated
-        execute(
+        _step(
             conn,
             "load/refresh_access_logs.sql",
             {**params, "scraper_id": source_uuid(source.source_id)},
         )
-        execute(conn, "load/insert_quarantine.sql", params)
+        _step(conn, "load/insert_quarantine.sql", params)
         _record_validation(conn, batch_uuid, source.source_id, loader)
         # The hash chain is global: serialise writers of audit.batches.
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('audit.batches'))")

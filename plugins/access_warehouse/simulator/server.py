@@ -132,7 +132,7 @@ def _directory_audit_rows(
     return tenant.directory_audit_rows(lo, hi, categories or None, visible_at)
 
 
-FEEDS: dict[str, _Feed] = {
+_FEED_SPECS: dict[str, _Feed] = {
     SIGNINS: _Feed(SIGNINS, "signin", _select_signins, _signin_rows, SyntheticTenant.render_json),
     DIRECTORY_AUDITS: _Feed(
         DIRECTORY_AUDITS,
@@ -142,7 +142,7 @@ FEEDS: dict[str, _Feed] = {
         lambda tenant, row, version: tenant.render_directory_audit_json(row),
     ),
 }
-_FEEDS_BY_SEGMENT = {name.lower(): feed for name, feed in FEEDS.items()}
+_FEEDS_BY_SEGMENT = {name.lower(): feed for name, feed in _FEED_SPECS.items()}
 
 
 class SimulatorStats:
@@ -756,6 +756,8 @@ class GraphSimulator:
         headers: Mapping[str, str],
         request_ids: dict[str, str],
     ) -> Response:
+        """One page of ``/{version}/auditLogs/{feed}``: auth, the tenant+app throttling budget
+        (shared by every feed), injected faults, then the page of a snapshot-pinned listing."""
         token = self._authenticate(headers, request_ids)
         if isinstance(token, Response):
             return token
