@@ -1,36 +1,15 @@
--- Per-load staging tables; they vanish with the transaction.
-CREATE TEMP TABLE staging_events (
-    source_id            text NOT NULL,
-    event_id             text NOT NULL,
-    occurred_at          timestamptz NOT NULL,
-    category             text NOT NULL,
-    action               text NOT NULL,
-    outcome              text NOT NULL,
-    actor_external_id    text,
-    actor_name           text,
-    actor_principal_name text,
-    actor_type           text NOT NULL,
-    target_external_id   text,
-    target_name          text,
-    target_type          text,
-    mfa                  boolean,
-    source_ip            text,
-    country              text,
-    city                 text,
-    user_agent           text,
-    client_app           text,
-    auth_method          text,
-    error_code           text,
-    failure_reason       text,
-    properties           jsonb NOT NULL,
-    content_hash         text NOT NULL,
-    actor_alias_id       text,
-    actor_alias_id_kind  text,
-    actor_alias_name     text,
-    candidate_user_id    uuid NOT NULL,
-    config_id            uuid,
-    external_user_id     uuid
-) ON COMMIT DROP;
+-- Per-load staging tables; they vanish with the transaction. Staged events have the columns of
+-- audit.access_events (so the two cannot drift apart), plus what resolution needs; the resolved
+-- and lineage columns are filled later in the load.
+CREATE TEMP TABLE staging_events (LIKE audit.access_events) ON COMMIT DROP;
+ALTER TABLE staging_events
+    ALTER COLUMN external_user_id DROP NOT NULL,
+    ALTER COLUMN batch_id DROP NOT NULL,
+    ALTER COLUMN ingested_at DROP NOT NULL,
+    ADD COLUMN actor_alias_id text,
+    ADD COLUMN actor_alias_id_kind text,
+    ADD COLUMN actor_alias_name text,
+    ADD COLUMN candidate_user_id uuid NOT NULL;
 CREATE TEMP TABLE staging_quarantine (
     record_key   text,
     payload_hash text NOT NULL,

@@ -5,7 +5,9 @@ Pure Python (no pandas, no dateutil); these run on every field of every record.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,3 +60,51 @@ def parse_utc(value: Any, field: str) -> datetime:
     if tz is not UTC:
         return parsed.astimezone(UTC)
     return parsed
+
+
+RecordNormaliser = Callable[[dict, str], Any]
+
+
+def record_normaliser(normalise: RecordNormaliser) -> RecordNormaliser:
+    """Wrap a per-record normaliser with the checks every source shares.
+
+    ``source_id`` must be a non-empty string (a caller error, raised as ``ValueError``). A record
+    of an unexpected shape never escapes as ``TypeError``/``AttributeError``/...: it becomes a
+    ``NormalisationError`` so that it is quarantined, not lost.
+    """
+
+    @functools.wraps(normalise)
+    def checked(record: dict, source_id: str) -> Any:
+        if not source_id or type(source_id) is not str:
+            raise ValueError(f"source_id must be a non-empty string, got {source_id!r}")
+        try:
+            return normalise(record, source_id)
+        except NormalisationError:
+            raise
+        except (TypeError, AttributeError, ValueError, KeyError) as exc:
+            raise NormalisationError(
+                f"unexpected record shape: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    return checked
+
+
+def normalise_batch(
+    normalise: RecordNormaliser, records: Iterable[dict], source_id: str
+) -> tuple[list[dict], list[tuple[dict, str]]]:
+    """``(events, rejected)`` for a chunk: the events of every record that normalises (a record
+    may give one event or a list of them), in input order, and ``(record, reason)`` for every
+    record that does not. Every record ends up in exactly one of the two."""
+    events: list[dict] = []
+    rejected: list[tuple[dict, str]] = []
+    for record in records:
+        try:
+            result = normalise(record, source_id)
+        except NormalisationError as exc:
+            rejected.append((record, str(exc)))
+            continue
+        if isinstance(result, list):
+            events.extend(result)
+        else:
+            events.append(result)
+    return events, rejected

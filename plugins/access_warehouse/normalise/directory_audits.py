@@ -129,7 +129,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from access_warehouse.contract import NormalisationError
-from access_warehouse.normalise.common import clean_text, parse_utc
+from access_warehouse.normalise.common import (
+    clean_text,
+    normalise_batch,
+    parse_utc,
+    record_normaliser,
+)
 
 __all__ = ["CATEGORY", "normalise_directory_audit", "normalise_directory_audits"]
 
@@ -488,6 +493,7 @@ def _normalise(record: dict, source_id: str) -> list[dict[str, Any]]:
     return events
 
 
+@record_normaliser
 def normalise_directory_audit(record: dict, source_id: str) -> list[dict[str, Any]]:
     """One directoryAudit record -> one access event per target resource (keys exactly
     NORMALISED_COLUMNS). A record with no targets gives one event with no target. Raises
@@ -498,14 +504,7 @@ def normalise_directory_audit(record: dict, source_id: str) -> list[dict[str, An
     A record of an unexpected shape never escapes as ``TypeError``/``AttributeError``: it is
     reported as a ``NormalisationError`` so that it is quarantined, not lost.
     """
-    if not source_id or type(source_id) is not str:
-        raise ValueError(f"source_id must be a non-empty string, got {source_id!r}")
-    try:
-        return _normalise(record, source_id)
-    except NormalisationError:
-        raise
-    except (TypeError, AttributeError, ValueError, KeyError) as exc:
-        raise NormalisationError(f"unexpected record shape: {type(exc).__name__}: {exc}") from exc
+    return _normalise(record, source_id)
 
 
 def normalise_directory_audits(
@@ -518,15 +517,4 @@ def normalise_directory_audits(
     record that could not (for ``dq.quarantine``). Every input record either contributes its
     events (at least one) or ends up in ``rejected``, never both.
     """
-    if not source_id or type(source_id) is not str:
-        raise ValueError(f"source_id must be a non-empty string, got {source_id!r}")
-    events: list[dict] = []
-    rejected: list[tuple[dict, str]] = []
-    add_events = events.extend
-    add_rejected = rejected.append
-    for record in records:
-        try:
-            add_events(normalise_directory_audit(record, source_id))
-        except NormalisationError as exc:
-            add_rejected((record, str(exc)))
-    return events, rejected
+    return normalise_batch(normalise_directory_audit, records, source_id)

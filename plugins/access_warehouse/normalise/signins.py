@@ -113,7 +113,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from access_warehouse.contract import NormalisationError
-from access_warehouse.normalise.common import clean_text, parse_utc
+from access_warehouse.normalise.common import (
+    clean_text,
+    normalise_batch,
+    parse_utc,
+    record_normaliser,
+)
 
 __all__ = ["ACTION", "CATEGORY", "normalise_signin", "normalise_signins"]
 
@@ -345,6 +350,7 @@ def _normalise(record: dict, source_id: str) -> dict[str, Any]:
     }
 
 
+@record_normaliser
 def normalise_signin(record: dict, source_id: str) -> dict[str, Any]:
     """One Microsoft Graph signIn record (v1.0 or beta shape) -> one access event dict with
     exactly the keys of NORMALISED_COLUMNS. Raises NormalisationError(reason) when the record
@@ -354,14 +360,7 @@ def normalise_signin(record: dict, source_id: str) -> dict[str, Any]:
     A record of an unexpected shape never escapes as ``TypeError``/``AttributeError``: it is
     reported as a ``NormalisationError`` so that it is quarantined, not lost.
     """
-    if not source_id or type(source_id) is not str:
-        raise ValueError(f"source_id must be a non-empty string, got {source_id!r}")
-    try:
-        return _normalise(record, source_id)
-    except NormalisationError:
-        raise
-    except (TypeError, AttributeError, ValueError, KeyError) as exc:
-        raise NormalisationError(f"unexpected record shape: {type(exc).__name__}: {exc}") from exc
+    return _normalise(record, source_id)
 
 
 def normalise_signins(
@@ -373,15 +372,4 @@ def normalise_signins(
     in input order, and ``(record, reason)`` for every record that could not (for
     ``dq.quarantine``). Every input record ends up in exactly one of the two lists.
     """
-    if not source_id or type(source_id) is not str:
-        raise ValueError(f"source_id must be a non-empty string, got {source_id!r}")
-    events: list[dict] = []
-    rejected: list[tuple[dict, str]] = []
-    add_event = events.append
-    add_rejected = rejected.append
-    for record in records:
-        try:
-            add_event(normalise_signin(record, source_id))
-        except NormalisationError as exc:
-            add_rejected((record, str(exc)))
-    return events, rejected
+    return normalise_batch(normalise_signin, records, source_id)
