@@ -247,8 +247,12 @@ def test_skiptokens_are_bound_to_their_feed_and_tenant(
     window = {"$filter": audit_filter(DAY_START, NOW), "$top": "5"}
     audits_url = f"{sim.base_url}/beta/auditLogs/directoryAudits"
     audit_link = client.get(audits_url, params=window, headers=contoso).json()["@odata.nextLink"]
+    signin_filter = audit_filter(DAY_START, NOW).replace("activityDateTime", "createdDateTime")
+    signin_window = {"$filter": signin_filter}
     signin_link = client.get(
-        f"{sim.base_url}/beta/auditLogs/signIns", params={"$top": "5"}, headers=contoso
+        f"{sim.base_url}/beta/auditLogs/signIns",
+        params={**window, **signin_window},
+        headers=contoso,
     ).json()["@odata.nextLink"]
     # A sign-in skiptoken is no good on directoryAudits, nor an audit one on signIns.
     signin_token = signin_link.split("$skiptoken=")[1]
