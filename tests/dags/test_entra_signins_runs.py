@@ -92,6 +92,7 @@ def test_one_interval_lands_every_event_exactly_once_despite_faults(
                 "SELECT actor_type, count(*) FROM audit.access_events GROUP BY 1"
             ).fetchall()
         )
+        in_view = conn.execute("SELECT count(*) FROM auditor.sign_ins").fetchone()[0]
         mfa = conn.execute(
             "SELECT count(*) FILTER (WHERE mfa IS NULL), count(*) FILTER (WHERE mfa) "
             "FROM audit.access_events WHERE actor_type = 'user'"
@@ -101,6 +102,7 @@ def test_one_interval_lands_every_event_exactly_once_despite_faults(
     assert (batch[4], batch[5], batch[6]) == (DAY - LOOKBACK, DAY + timedelta(days=1), LOOKBACK)
     assert {"user", "service_principal", "managed_identity"} <= set(kinds)
     assert mfa[1] > 0, "beta records carry MFA"
+    assert in_view == len(expected)
 
 
 def test_rerun_and_overlapping_windows_change_nothing(

@@ -115,6 +115,10 @@ def test_two_tenants_load_their_own_audits_with_exclusions(
             " details->'excluded_by_rule' FROM audit.batches ORDER BY source_id"
         ).fetchall()
         categories = conn.execute("SELECT DISTINCT category FROM audit.access_events").fetchall()
+        view_rows, view_tenants = conn.execute(
+            "SELECT count(*), array_agg(DISTINCT tenant_id ORDER BY tenant_id)"
+            " FROM auditor.directory_changes"
+        ).fetchone()
     served_fabrikam = graph.tenant("fabrikam").directory_audits(*window, visible_at=graph.clock())
     excluded = sum(1 for r in served_fabrikam if r["category"] == EXCLUDED_CATEGORY)
     (_, c_extracted, c_loaded, _, c_excluded, _), (_, f_extracted, f_loaded, _, f_excl, rules) = (
@@ -128,6 +132,8 @@ def test_two_tenants_load_their_own_audits_with_exclusions(
     )
     assert rules == {f"category:{EXCLUDED_CATEGORY}": excluded}
     assert categories == [("iam",)]
+    assert view_rows == len(contoso) + len(fabrikam_kept)
+    assert view_tenants == ["contoso", "fabrikam"]
 
 
 def test_one_tenants_broken_connection_leaves_the_other_green(
