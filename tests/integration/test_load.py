@@ -227,3 +227,14 @@ def test_expectation_failures_quarantine_the_whole_record(warehouse_dsn: str) ->
     assert record_key == bad_id
     assert reasons == ["expectation: expect_column_values_to_be_in_set(outcome)"]
     assert expectation == (False, 1)
+
+
+def test_an_empty_window_loads_as_an_empty_batch(warehouse_dsn: str) -> None:
+    summary = load_batch(
+        warehouse_dsn, land(warehouse_dsn, []), source=SOURCE, normalise=normalise_signin
+    )
+
+    assert (summary.extracted, summary.loaded, summary.quarantined, summary.events) == (0, 0, 0, 0)
+    with psycopg.connect(warehouse_dsn) as conn:
+        assert conn.execute("SELECT extracted, pages FROM audit.batches").fetchone() == (0, 0)
+        assert conn.execute("SELECT count(*) FROM dq.validation_runs").fetchone()[0] == 0
