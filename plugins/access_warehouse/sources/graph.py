@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -134,7 +134,9 @@ def _wait_for(
     return fallback(state)
 
 
-PageCallback = Callable[[str, int, list[dict[str, Any]]], Awaitable[None] | None]
+#: Called once per page with the stream's extra filter (None for an unfiltered stream) and the
+#: page's records; it must be done with them (land them) before returning.
+PageHandler = Callable[[str | None, list[dict[str, Any]]], None]
 
 
 async def fetch_window(
@@ -142,7 +144,7 @@ async def fetch_window(
     query: GraphFeedQuery,
     start: datetime,
     end: datetime,
-    on_page: Callable[[str | None, list[dict[str, Any]]], None],
+    on_page: PageHandler,
     stats: RequestStats | None = None,
 ) -> RequestStats:
     """Read every record of ``[start, end)`` of each stream of ``query``, one page at a time.
