@@ -9,13 +9,23 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from graph_http import (
+    DAY_START,
+    NOW,
+    SCOPE,
+    SIGNINS,
+    assert_graph_error,
+    bearer,
+    get_token,
+    ids,
+    list_collection,
+    simulator_fixtures,
+)
 
 from access_warehouse.simulator import (
     EVENT_TYPES,
@@ -31,9 +41,6 @@ from access_warehouse.simulator import (
 
 pytestmark = pytest.mark.integration
 
-NOW = datetime(2024, 5, 1, 14, 0, tzinfo=UTC)  # working hours: many events still in ingestion
-DAY_START = datetime(2024, 5, 1, tzinfo=UTC)
-SCOPE = "https://graph.microsoft.com/.default"
 CONTOSO = TenantConfig(tenant_id="contoso", signins_per_day=2000)
 FABRIKAM = TenantConfig(
     tenant_id="fabrikam", client_id="fab-client", client_secret="fab-secret", signins_per_day=500
@@ -46,86 +53,7 @@ def window_filter(start: datetime, end: datetime, extra: str = "") -> str:
     return f"{text} and {extra}" if extra else text
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphSimulator]:
-    clock = SimClock(NOW, frozen=True)
-    cert_dir = tmp_path_factory.mktemp("cert")
-    with GraphSimulator([CONTOSO, FABRIKAM], cert_dir=cert_dir, clock=clock) as simulator:
-        yield simulator
-
-
-@pytest.fixture(autouse=True)
-def fresh_state(sim: GraphSimulator) -> None:
-    """Every test starts at NOW with throttling off and zeroed counters."""
-    sim.faults = FaultConfig(throttle=False)
-    sim.clock = SimClock(NOW, frozen=True)
-    sim.reset_stats()
-
-
-@pytest.fixture(scope="module")
-def client(sim: GraphSimulator) -> Iterator[httpx.Client]:
-    # Verify TLS for real: the generated certificate is its own trust anchor.
-    context = ssl.create_default_context(cafile=str(sim.cert_path))
-    with httpx.Client(verify=context, timeout=10) as http:
-        yield http
-
-
-def get_token(
-    client: httpx.Client, sim: GraphSimulator, config: TenantConfig = CONTOSO, **overrides: str
-) -> httpx.Response:
-    tenant = overrides.pop("tenant", config.tenant_id)
-    form = {
-        "grant_type": "client_credentials",
-        "client_id": config.client_id,
-        "client_secret": config.client_secret,
-        "scope": SCOPE,
-        **overrides,
-    }
-    return client.post(f"{sim.base_url}/{tenant}/oauth2/v2.0/token", data=form)
-
-
-def bearer(client: httpx.Client, sim: GraphSimulator, config: TenantConfig = CONTOSO) -> dict:
-    response = get_token(client, sim, config)
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def list_signins(
-    client: httpx.Client,
-    sim: GraphSimulator,
-    headers: dict,
-    params: dict[str, str],
-    *,
-    version: str = "beta",
-    after_first_page: Any = None,
-) -> tuple[list[dict], int]:
-    """Follow nextLinks to the end; return (records, pages)."""
-    url: str | None = f"{sim.base_url}/{version}/auditLogs/signIns"
-    records: list[dict] = []
-    pages = 0
-    query: dict[str, str] | None = params
-    while url:
-        response = client.get(url, params=query, headers=headers)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert body["@odata.context"].endswith("$metadata#auditLogs/signIns")
-        records.extend(body["value"])
-        pages += 1
-        url, query = body.get("@odata.nextLink"), None
-        if url:
-            assert url.startswith(f"https://{sim.host_port}/{version}/auditLogs/signIns?")
-        if pages == 1 and after_first_page is not None:
-            after_first_page()
-    return records, pages
-
-
-def assert_graph_error(response: httpx.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert error["code"] == code
-    assert error["message"]
-    assert set(error["innerError"]) >= {"date", "request-id", "client-request-id"}
-    return error
+sim, fresh_state, client = simulator_fixtures(CONTOSO, FABRIKAM)
 
 
 def test_token_flow_rejects_bad_credentials(client: httpx.Client, sim: GraphSimulator) -> None:
@@ -163,11 +91,11 @@ def test_missing_and_expired_tokens_get_401(client: httpx.Client, sim: GraphSimu
 
 def test_tokens_are_bound_to_their_tenant(client: httpx.Client, sim: GraphSimulator) -> None:
     params = {"$filter": window_filter(DAY_START, NOW)}
-    contoso, _ = list_signins(client, sim, bearer(client, sim, CONTOSO), params)
-    fabrikam, _ = list_signins(client, sim, bearer(client, sim, FABRIKAM), params)
+    contoso, _ = list_collection(client, sim, SIGNINS, bearer(client, sim, CONTOSO), params)
+    fabrikam, _ = list_collection(client, sim, SIGNINS, bearer(client, sim, FABRIKAM), params)
     expected = sim.tenant("fabrikam").signins(DAY_START, NOW, visible_at=NOW)
-    assert [r["id"] for r in fabrikam] == [r["id"] for r in expected]
-    assert {r["id"] for r in contoso}.isdisjoint(r["id"] for r in fabrikam)
+    assert ids(fabrikam) == ids(expected)
+    assert set(ids(contoso)).isdisjoint(ids(fabrikam))
     assert all(r["userPrincipalName"].endswith("@fabrikam.onmicrosoft.com") for r in fabrikam)
 
     # A contoso page link is no good with a fabrikam token.
@@ -195,18 +123,18 @@ def test_paging_is_stable_while_late_events_arrive(
 
     headers = bearer(client, sim)
     # Everything late becomes visible between the first and second page.
-    records, pages = list_signins(
-        client, sim, headers, params, after_first_page=lambda: sim.clock.advance(45 * 60)
+    records, pages = list_collection(
+        client, sim, SIGNINS, headers, params, after_first_page=lambda: sim.clock.advance(45 * 60)
     )
-    ids = [r["id"] for r in records]
-    assert ids == [r["id"] for r in at_snapshot]  # same order, no gap, no duplicate
-    assert len(set(ids)) == len(ids) and pages == -(-len(ids) // 50)
+    served = ids(records)
+    assert served == ids(at_snapshot)  # same order, no gap, no duplicate
+    assert len(set(served)) == len(served) and pages == -(-len(served) // 50)
     created = [r["createdDateTime"] for r in records]
     assert created == sorted(created, reverse=True)
 
     # A new listing sees the late arrivals.
-    again, pages_again = list_signins(client, sim, headers, params)
-    assert [r["id"] for r in again] == [r["id"] for r in eventually]
+    again, pages_again = list_collection(client, sim, SIGNINS, headers, params)
+    assert ids(again) == ids(eventually)
     assert sim.stats["pages_served"] == pages + pages_again
     assert sim.stats["records_served"] == len(records) + len(again)
 
@@ -216,7 +144,7 @@ def test_v1_is_interactive_only_without_beta_fields(
 ) -> None:
     headers = bearer(client, sim)
     params = {"$filter": window_filter(DAY_START, NOW)}
-    records, _ = list_signins(client, sim, headers, params, version="v1.0")
+    records, _ = list_collection(client, sim, SIGNINS, headers, params, version="v1.0")
     expected = sim.tenant("contoso").signins(DAY_START, NOW, version="v1.0", visible_at=NOW)
     assert records == expected and len(records) > 100
     assert all(set(r) == set(V1_FIELDS) for r in records)
@@ -232,14 +160,16 @@ def test_v1_is_interactive_only_without_beta_fields(
 def test_beta_filters_by_event_type(client: httpx.Client, sim: GraphSimulator) -> None:
     headers = bearer(client, sim)
     tenant = sim.tenant("contoso")
-    default, _ = list_signins(client, sim, headers, {"$filter": window_filter(DAY_START, NOW)})
+    default, _ = list_collection(
+        client, sim, SIGNINS, headers, {"$filter": window_filter(DAY_START, NOW)}
+    )
     assert {r["signInEventTypes"][0] for r in default} == {"interactiveUser"}
     assert all("authenticationDetails" in r for r in default)
 
     types = "(signInEventTypes/any(t: t eq 'nonInteractiveUser') or "
     types += "signInEventTypes/any(t: t eq 'managedIdentity'))"
     params = {"$filter": window_filter(DAY_START, NOW, types)}
-    records, _ = list_signins(client, sim, headers, params)
+    records, _ = list_collection(client, sim, SIGNINS, headers, params)
     expected = tenant.signins(
         DAY_START, NOW, event_types=["nonInteractiveUser", "managedIdentity"], visible_at=NOW
     )
@@ -336,9 +266,9 @@ def test_generation_is_deterministic_per_seed_and_tenant() -> None:
     other_tenant = SyntheticTenant(
         TenantConfig(tenant_id="fabrikam", seed=7, signins_per_day=300)
     ).signins_for_day(day)
-    ids = {r["id"] for r in one}
-    assert ids.isdisjoint(r["id"] for r in other_seed)
-    assert ids.isdisjoint(r["id"] for r in other_tenant)
+    seen = set(ids(one))
+    assert seen.isdisjoint(ids(other_seed))
+    assert seen.isdisjoint(ids(other_tenant))
     # Records are independent objects: changing one leaves the cache untouched.
     one[0]["status"]["errorCode"] = -1
     assert SyntheticTenant(TenantConfig(seed=7, signins_per_day=300)).signins_for_day(day) == two
@@ -473,8 +403,8 @@ def test_one_busy_day_pages_quickly(tmp_path: Path) -> None:
             "$filter": window_filter(DAY_START, DAY_START + timedelta(days=1), f"({types})"),
             "$top": "1000",
         }
-        records, pages = list_signins(client, busy, headers, params)
+        records, pages = list_collection(client, busy, SIGNINS, headers, params)
         elapsed = time.perf_counter() - started
     assert len(records) == 20_000 and pages == 20
-    assert len({r["id"] for r in records}) == 20_000
+    assert len(set(ids(records))) == 20_000
     assert elapsed < 10, f"paging 20k records took {elapsed:.1f} s"

@@ -6,12 +6,21 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from graph_http import (
+    DAY_START,
+    DIRECTORY_AUDITS,
+    NOW,
+    assert_graph_error,
+    bearer,
+    ids,
+    list_collection,
+    simulator_fixtures,
+)
 
 from access_warehouse.normalise.directory_audits import normalise_directory_audit
 from access_warehouse.simulator import (
@@ -28,9 +37,6 @@ from access_warehouse.simulator.__main__ import _parse_args, _tenants
 
 pytestmark = pytest.mark.integration
 
-NOW = datetime(2024, 5, 1, 14, 0, tzinfo=UTC)  # working hours: many audits still in ingestion
-DAY_START = datetime(2024, 5, 1, tzinfo=UTC)
-SCOPE = "https://graph.microsoft.com/.default"
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 CONTOSO = TenantConfig(tenant_id="contoso", signins_per_day=2000, directory_audits_per_day=1500)
 FABRIKAM = TenantConfig(
@@ -48,82 +54,7 @@ def audit_filter(start: datetime, end: datetime, extra: str = "") -> str:
     return f"{text} and {extra}" if extra else text
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphSimulator]:
-    cert_dir = tmp_path_factory.mktemp("cert")
-    clock = SimClock(NOW, frozen=True)
-    with GraphSimulator([CONTOSO, FABRIKAM], cert_dir=cert_dir, clock=clock) as simulator:
-        yield simulator
-
-
-@pytest.fixture(autouse=True)
-def fresh_state(sim: GraphSimulator) -> None:
-    """Every test starts at NOW with throttling off and zeroed counters."""
-    sim.faults = FaultConfig(throttle=False)
-    sim.clock = SimClock(NOW, frozen=True)
-    sim.reset_stats()
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(verify=False, timeout=10) as http:
-        yield http
-
-
-def bearer(client: httpx.Client, sim: GraphSimulator, config: TenantConfig = CONTOSO) -> dict:
-    response = client.post(
-        f"{sim.base_url}/{config.tenant_id}/oauth2/v2.0/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": config.client_id,
-            "client_secret": config.client_secret,
-            "scope": SCOPE,
-        },
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def list_audits(
-    client: httpx.Client,
-    sim: GraphSimulator,
-    headers: dict,
-    params: dict[str, str],
-    *,
-    version: str = "beta",
-    after_first_page: Any = None,
-) -> tuple[list[dict], int]:
-    """Follow nextLinks to the end; return (records, pages)."""
-    url: str | None = f"{sim.base_url}/{version}/auditLogs/directoryAudits"
-    records: list[dict] = []
-    pages = 0
-    query: dict[str, str] | None = params
-    while url:
-        response = client.get(url, params=query, headers=headers)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert body["@odata.context"].endswith("$metadata#auditLogs/directoryAudits")
-        records.extend(body["value"])
-        pages += 1
-        url, query = body.get("@odata.nextLink"), None
-        if url:
-            assert url.startswith(f"https://{sim.host_port}/{version}/auditLogs/directoryAudits?")
-        if pages == 1 and after_first_page is not None:
-            after_first_page()
-    return records, pages
-
-
-def assert_graph_error(response: httpx.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert error["code"] == code
-    assert error["message"]
-    assert set(error["innerError"]) >= {"date", "request-id", "client-request-id"}
-    return error
-
-
-def ids(records: list[dict]) -> list[str]:
-    return [r["id"] for r in records]
+sim, fresh_state, client = simulator_fixtures(CONTOSO, FABRIKAM)
 
 
 # ---- HTTP surface ---------------------------------------------------------------------
@@ -138,8 +69,13 @@ def test_paging_is_stable_while_the_clock_moves(client: httpx.Client, sim: Graph
 
     headers = bearer(client, sim)
     params = {"$filter": audit_filter(DAY_START, NOW), "$top": "50"}
-    records, pages = list_audits(
-        client, sim, headers, params, after_first_page=lambda: sim.clock.advance(45 * 60)
+    records, pages = list_collection(
+        client,
+        sim,
+        DIRECTORY_AUDITS,
+        headers,
+        params,
+        after_first_page=lambda: sim.clock.advance(45 * 60),
     )
     assert records == at_snapshot  # same records, same order: no gap, no duplicate
     assert len(set(ids(records))) == len(records) and pages == -(-len(records) // 50)
@@ -147,7 +83,7 @@ def test_paging_is_stable_while_the_clock_moves(client: httpx.Client, sim: Graph
     assert times == sorted(times, reverse=True)
 
     # A new listing (at the moved clock) sees the late arrivals.
-    again, pages_again = list_audits(client, sim, headers, params)
+    again, pages_again = list_collection(client, sim, DIRECTORY_AUDITS, headers, params)
     assert ids(again) == ids(eventually)
     stats = sim.stats.as_dict()
     assert stats["directory_audit_pages"] == stats["pages_served"] == pages + pages_again
@@ -160,8 +96,8 @@ def test_v1_and_beta_serve_the_same_records(client: httpx.Client, sim: GraphSimu
     headers = bearer(client, sim)
     start = NOW - timedelta(hours=3)
     params = {"$filter": audit_filter(start, NOW), "$top": "100"}
-    v1, _ = list_audits(client, sim, headers, params, version="v1.0")
-    beta, _ = list_audits(client, sim, headers, params)
+    v1, _ = list_collection(client, sim, DIRECTORY_AUDITS, headers, params, version="v1.0")
+    beta, _ = list_collection(client, sim, DIRECTORY_AUDITS, headers, params)
     assert v1 == beta == sim.tenant("contoso").directory_audits(start, NOW, visible_at=NOW)
     assert len(v1) > 100
 
@@ -177,9 +113,10 @@ def test_without_bounds_lists_up_to_the_clock(client: httpx.Client, sim: GraphSi
 def test_category_filter(client: httpx.Client, sim: GraphSimulator) -> None:
     headers = bearer(client, sim)
     tenant = sim.tenant("contoso")
-    roles, _ = list_audits(
+    roles, _ = list_collection(
         client,
         sim,
+        DIRECTORY_AUDITS,
         headers,
         {"$filter": audit_filter(DAY_START, NOW, "category eq 'RoleManagement'")},
     )
@@ -189,15 +126,17 @@ def test_category_filter(client: httpx.Client, sim: GraphSimulator) -> None:
     assert roles and {r["category"] for r in roles} == {"RoleManagement"}
 
     either = "(category eq 'groupmanagement' or category eq 'Policy')"
-    mixed, _ = list_audits(client, sim, headers, {"$filter": audit_filter(DAY_START, NOW, either)})
+    mixed, _ = list_collection(
+        client, sim, DIRECTORY_AUDITS, headers, {"$filter": audit_filter(DAY_START, NOW, either)}
+    )
     assert {r["category"] for r in mixed} == {"GroupManagement", "Policy"}
     assert mixed == tenant.directory_audits(
         DAY_START, NOW, categories=["GroupManagement", "Policy"], visible_at=NOW
     )
     # An unknown category, or two that exclude each other, match nothing: no error.
     for extra in ("category eq 'Nope'", "category eq 'Policy' and category eq 'UserManagement'"):
-        none, _ = list_audits(
-            client, sim, headers, {"$filter": audit_filter(DAY_START, NOW, extra)}
+        none, _ = list_collection(
+            client, sim, DIRECTORY_AUDITS, headers, {"$filter": audit_filter(DAY_START, NOW, extra)}
         )
         assert none == []
 
@@ -345,22 +284,26 @@ def test_late_arrival_hides_recent_audits(client: httpx.Client, sim: GraphSimula
 
     headers = bearer(client, sim)
     params = {"$filter": audit_filter(start, NOW)}
-    served, _ = list_audits(client, sim, headers, params)
+    served, _ = list_collection(client, sim, DIRECTORY_AUDITS, headers, params)
     assert ids(served) == ids(visible)
     sim.clock.advance(41 * 60)
-    served, _ = list_audits(client, sim, headers, params)
+    served, _ = list_collection(client, sim, DIRECTORY_AUDITS, headers, params)
     assert ids(served) == ids(every)
     # Without late arrival everything up to the clock is there at once.
     sim.clock = SimClock(NOW, frozen=True)
     sim.faults.late_arrival = False
-    served, _ = list_audits(client, sim, headers, params)
+    served, _ = list_collection(client, sim, DIRECTORY_AUDITS, headers, params)
     assert ids(served) == ids(every)
 
 
 def test_tenants_are_separate(client: httpx.Client, sim: GraphSimulator) -> None:
     params = {"$filter": audit_filter(DAY_START, NOW)}
-    contoso, _ = list_audits(client, sim, bearer(client, sim, CONTOSO), params)
-    fabrikam, _ = list_audits(client, sim, bearer(client, sim, FABRIKAM), params)
+    contoso, _ = list_collection(
+        client, sim, DIRECTORY_AUDITS, bearer(client, sim, CONTOSO), params
+    )
+    fabrikam, _ = list_collection(
+        client, sim, DIRECTORY_AUDITS, bearer(client, sim, FABRIKAM), params
+    )
     assert fabrikam == sim.tenant("fabrikam").directory_audits(DAY_START, NOW, visible_at=NOW)
     assert contoso == sim.tenant("contoso").directory_audits(DAY_START, NOW, visible_at=NOW)
     assert contoso and fabrikam and set(ids(contoso)).isdisjoint(ids(fabrikam))
@@ -576,7 +519,7 @@ def test_a_busy_day_generates_and_pages_quickly(tmp_path: Any) -> None:
         headers = bearer(client, busy, config)
         started = time.perf_counter()
         params = {"$filter": audit_filter(DAY_START, DAY_START + timedelta(days=1)), "$top": "1000"}
-        records, pages = list_audits(client, busy, headers, params)
+        records, pages = list_collection(client, busy, DIRECTORY_AUDITS, headers, params)
         elapsed = time.perf_counter() - started
     assert len(records) == 20_000 and pages == 20 and len(set(ids(records))) == 20_000
     assert elapsed < 8, f"generating and paging 20k audits took {elapsed:.1f} s"

@@ -107,6 +107,14 @@ def _modified(name: str, old: Any, new: Any) -> dict[str, Any]:
     return {"displayName": name, "oldValue": _encode(old), "newValue": _encode(new)}
 
 
+def _membership_change(values: Iterable[tuple[str, Any]], *, adding: bool) -> list[dict[str, Any]]:
+    """The member's ``modifiedProperties``: the group's or role's values gained, or lost."""
+    return [
+        _modified(key, None, value) if adding else _modified(key, value, None)
+        for key, value in values
+    ]
+
+
 def _target(
     target_id: str | None,
     name: str | None,
@@ -483,11 +491,7 @@ class DirectoryAuditLog:
         if code in (cat.ADD_GROUP_MEMBER, cat.REMOVE_GROUP_MEMBER):
             group_id, name, group_type = self.groups[target2]
             values = (("Group.ObjectID", group_id), ("Group.DisplayName", name))
-            adding = code == cat.ADD_GROUP_MEMBER
-            modified = [
-                _modified(key, None, value) if adding else _modified(key, value, None)
-                for key, value in values
-            ]
+            modified = _membership_change(values, adding=code == cat.ADD_GROUP_MEMBER)
             modified.append(_modified("Group.WellKnownObjectName", None, None))
             targets = [
                 self._user_target(target, named=False, modified=modified),
@@ -501,11 +505,7 @@ class DirectoryAuditLog:
                 ("Role.TemplateId", template),
                 ("Role.WellKnownObjectName", well_known),
             )
-            adding = code == cat.ADD_ROLE_MEMBER
-            modified = [
-                _modified(key, None, value) if adding else _modified(key, value, None)
-                for key, value in values
-            ]
+            modified = _membership_change(values, adding=code == cat.ADD_ROLE_MEMBER)
             targets = [
                 self._user_target(target, named=False, modified=modified),
                 _target(role_id, name, "Role"),

@@ -27,10 +27,10 @@ from typing import Any, NamedTuple
 
 from . import _catalog as cat
 from ._common import HOUR_CUM as _HOUR_CUM
-from ._common import MAX_DELAY_S, MIN_DELAY_S
 from ._common import Day as _Day
 from ._common import epoch as _epoch
 from ._common import gc_paused as _gc_paused
+from ._common import ingestion_delay as _ingestion_delay
 from ._common import uuid_str as _uuid_str
 from .directory_audits import (
     ACTIVITY_FIELD,
@@ -374,8 +374,7 @@ class SyntheticTenant:
             ts = day_start + second
             m, s = divmod(second % 3600, 60)
             created = f"{prefix}{hour:02d}:{m:02d}:{s:02d}Z"
-            # Ingestion delay: mostly a few minutes, a long tail beyond 30 minutes.
-            visible = ts + MIN_DELAY_S + int(rand() ** 4 * (MAX_DELAY_S - MIN_DELAY_S))
+            visible = ts + _ingestion_delay(rand())
             event_id, correlation_id = _uuid_str(bits(128)), _uuid_str(bits(128))
             r = rand()
             if r >= _KIND_CUM[1]:
@@ -528,10 +527,7 @@ class SyntheticTenant:
 
     def signins_for_day(self, day: date) -> list[dict[str, Any]]:
         """Every sign-in of a UTC day (all event types, late or not), beta shape, newest first."""
-        events = self._day(day).events
-        render = self.render
-        with _gc_paused():
-            return [render(e) for e in events]
+        return _render_all(self.render, self._day(day).events)
 
     def signins(
         self,
@@ -549,11 +545,9 @@ class SyntheticTenant:
         ``signInEventTypes`` filter). ``visible_at`` hides events still in ingestion then.
         """
         kinds = kinds_for(version, event_types)
-        va = None if visible_at is None else math.floor(_epoch(visible_at))
-        events = self.query(math.ceil(_epoch(start)), math.ceil(_epoch(end)), kinds, va)
-        render = self.render
-        with _gc_paused():
-            return [render(e, version) for e in events]
+        lo, hi, va = _epoch_window(start, end, visible_at)
+        events = self.query(lo, hi, kinds, va)
+        return _render_all(self.render, events, version)
 
     def directory_audit_events_for_day(self, day: date) -> list[DirectoryAuditEvent]:
         """All directory audits of a UTC day, newest first, in compact form."""
@@ -561,9 +555,7 @@ class SyntheticTenant:
 
     def directory_audits_for_day(self, day: date) -> list[dict[str, Any]]:
         """Every directory audit of a UTC day (late or not), newest first."""
-        render = self._directory.render
-        with _gc_paused():
-            return [render(e) for e in self._day(day, DIRECTORY_AUDITS).events]
+        return _render_all(self._directory.render, self._day(day, DIRECTORY_AUDITS).events)
 
     def directory_audits(
         self,
@@ -581,13 +573,9 @@ class SyntheticTenant:
         """
         if version not in VERSIONS:
             raise ValueError(f"unknown Graph version {version!r}; expected one of {VERSIONS}")
-        va = None if visible_at is None else math.floor(_epoch(visible_at))
-        rows = self.directory_audit_rows(
-            math.ceil(_epoch(start)), math.ceil(_epoch(end)), categories, va
-        )
-        render = self._directory.render
-        with _gc_paused():
-            return [render(e) for e in rows]
+        lo, hi, va = _epoch_window(start, end, visible_at)
+        rows = self.directory_audit_rows(lo, hi, categories, va)
+        return _render_all(self._directory.render, rows)
 
     def render_directory_audit(self, e: AuditRow) -> dict[str, Any]:
         """The Graph ``directoryAudit`` record of a row, as a fresh dict."""
@@ -851,6 +839,23 @@ _V1_SET = frozenset(V1_FIELDS)
 _MAX_FRAGMENTS = 200_000
 
 
+def _epoch_window(
+    start: datetime, end: datetime, visible_at: datetime | None
+) -> tuple[int, int, int | None]:
+    """``start <= t < end`` and ``visible_at`` as the whole epoch seconds rows carry: a bound
+    between two seconds moves up to the next one, the visibility cut-off down."""
+    va = None if visible_at is None else math.floor(_epoch(visible_at))
+    return math.ceil(_epoch(start)), math.ceil(_epoch(end)), va
+
+
+def _render_all(
+    render: Callable[..., dict[str, Any]], rows: Iterable[Any], *args: Any
+) -> list[dict[str, Any]]:
+    """``render(row, *args)`` for every row, with the cyclic GC paused: many fresh dicts."""
+    with _gc_paused():
+        return [render(e, *args) for e in rows]
+
+
 def _processing_ms(event_id: str, workload: bool) -> int:
     spread = int(event_id[:3], 16)  # stable per event without another random draw
     return 20 + spread % 200 if workload else 40 + spread % 500
@@ -924,6 +929,7 @@ def kinds_for(version: str, event_types: Iterable[str] | None) -> frozenset[int]
 
 
 _PRIMARY, _SECOND = "Primary authentication", "Multi-factor authentication"
+_MFA_CLAIM = "MFA requirement satisfied by claim in the token"
 _BAD_PASSWORD = "Invalid username or password or Invalid on-premise username or password."
 
 
@@ -938,30 +944,19 @@ def _step(at: str, method: str, detail: str, ok: bool, result: str, req: str) ->
     }
 
 
+def _claim_step(at: str, result: str, req: str) -> dict[str, Any]:
+    """A step the refresh token's claim satisfied: nothing for the user to do."""
+    return _step(at, "Previously satisfied", "", True, result, req)
+
+
 def _auth_steps(at: str, interactive: bool, outcome: int, mfa: int) -> list[dict[str, Any]]:
     """The beta ``authenticationDetails`` of a user sign-in."""
     if not interactive:
         steps = [
-            _step(
-                at,
-                "Previously satisfied",
-                "",
-                True,
-                "First factor requirement satisfied by claim in the token",
-                _PRIMARY,
-            )
+            _claim_step(at, "First factor requirement satisfied by claim in the token", _PRIMARY)
         ]
         if mfa == cat.MFA_PREVIOUSLY_SATISFIED:
-            steps.append(
-                _step(
-                    at,
-                    "Previously satisfied",
-                    "",
-                    True,
-                    "MFA requirement satisfied by claim in the token",
-                    _SECOND,
-                )
-            )
+            steps.append(_claim_step(at, _MFA_CLAIM, _SECOND))
         return steps
     if outcome in (cat.INVALID_PASSWORD, cat.LOCKED):
         return [_step(at, "Password", "Password in the cloud", False, _BAD_PASSWORD, _PRIMARY)]
@@ -970,16 +965,7 @@ def _auth_steps(at: str, interactive: bool, outcome: int, mfa: int) -> list[dict
         return [_step(at, method, detail, True, "MFA successfully completed", _PRIMARY)]
     steps = [_step(at, "Password", "Password in the cloud", True, "Correct password", _PRIMARY)]
     if mfa == cat.MFA_PREVIOUSLY_SATISFIED:
-        steps.append(
-            _step(
-                at,
-                "Previously satisfied",
-                "",
-                True,
-                "MFA requirement satisfied by claim in the token",
-                _SECOND,
-            )
-        )
+        steps.append(_claim_step(at, _MFA_CLAIM, _SECOND))
     elif mfa != cat.NO_MFA:
         method, detail = cat.MFA_METHODS[mfa]
         steps.append(_step(at, method, detail, True, "MFA successfully completed", _SECOND))
