@@ -108,3 +108,19 @@ def normalise_batch(
         else:
             events.append(result)
     return events, rejected
+
+
+def record_key(record: Any, time_field: str) -> tuple[str, datetime]:
+    """The source's own id and UTC time of a record, the two things every event needs.
+
+    Raises ``NormalisationError`` for a record that is not a JSON object, has no usable id, or
+    has no parsable ``time_field``.
+    """
+    if type(record) is not dict:
+        raise NormalisationError(f"record is not a JSON object but {type(record).__name__}")
+    record_id = record.get("id")
+    if type(record_id) is not str:
+        record_id = clean_text(record_id)
+    if not record_id or record_id.isspace():
+        raise NormalisationError("missing id")
+    return record_id, parse_utc(record.get(time_field), time_field)

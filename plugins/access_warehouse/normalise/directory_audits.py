@@ -128,11 +128,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from access_warehouse.contract import NormalisationError
 from access_warehouse.normalise.common import (
     clean_text,
     normalise_batch,
-    parse_utc,
+    record_key,
     record_normaliser,
 )
 
@@ -372,16 +371,8 @@ def _target_type(value: Any) -> str | None:
 
 
 def _normalise(record: dict, source_id: str) -> list[dict[str, Any]]:
-    if type(record) is not dict:
-        raise NormalisationError(f"record is not a JSON object but {type(record).__name__}")
+    record_id, occurred_at = record_key(record, "activityDateTime")
     get = record.get
-
-    record_id = get("id")
-    if type(record_id) is not str:
-        record_id = clean_text(record_id)
-    if not record_id or record_id.isspace():
-        raise NormalisationError("missing id")
-    occurred_at = parse_utc(get("activityDateTime"), "activityDateTime")
 
     display_name = get("activityDisplayName")
     action = clean_text(display_name)

@@ -112,11 +112,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from access_warehouse.contract import NormalisationError
 from access_warehouse.normalise.common import (
     clean_text,
     normalise_batch,
-    parse_utc,
+    record_key,
     record_normaliser,
 )
 
@@ -228,16 +227,8 @@ def _mfa_and_methods(record: dict, outcome: str) -> tuple[bool | None, str | Non
 
 
 def _normalise(record: dict, source_id: str) -> dict[str, Any]:
-    if type(record) is not dict:
-        raise NormalisationError(f"record is not a JSON object but {type(record).__name__}")
+    event_id, occurred_at = record_key(record, "createdDateTime")
     get = record.get
-
-    event_id = get("id")
-    if type(event_id) is not str:
-        event_id = clean_text(event_id)
-    if not event_id or event_id.isspace():
-        raise NormalisationError("missing id")
-    occurred_at = parse_utc(get("createdDateTime"), "createdDateTime")
 
     # Outcome
     status = get("status")
