@@ -2,7 +2,7 @@
 
 ``python -m access_warehouse.cli demo`` is README command 1: embedded Postgres, the Graph
 simulator in its own process, and real Airflow DAG runs (``dag.test()``) of ``entra_signins``
-for the last N daily intervals, then a per-interval table.
+(or ``--feed directory_audits``) for the last N daily intervals, then a per-interval table.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from typing import Any, TextIO
 from urllib.parse import urlparse
 
 from access_warehouse.embedded import DEFAULT_DATA_DIR, start_embedded_warehouse
+
+AUDITOR_VIEWS = {"signins": "sign_ins", "directory_audits": "directory_changes"}
 
 SUMMARY_COLUMNS = (
     ("interval (UTC)", 16),
@@ -213,16 +215,17 @@ def demo(args: argparse.Namespace) -> int:
         airflow_log = data_dir / "demo-airflow.log"
         print(f"    task logs: {airflow_log}", flush=True)
         with output_to_file(airflow_log) as terminal:
-            states = run_dag_intervals(tenant.dag_id("signins"), interval_starts, terminal)
+            states = run_dag_intervals(tenant.dag_id(args.feed), interval_starts, terminal)
     finally:
         sim_process.send_signal(signal.SIGTERM)
         sim_process.wait(timeout=30)
     print("4/4 per interval (latest load of each):\n", flush=True)
-    print(format_summary(interval_summary(dsn, tenant.source_id("signins"), interval_starts[0])))
+    print(format_summary(interval_summary(dsn, tenant.source_id(args.feed), interval_starts[0])))
     print(
         "\nRun again: nothing is inserted or updated (the 'unchanged' column holds every event)."
         f"\nOpen the warehouse:  {psql_hint(data_dir / 'pg')}"
-        "\n  e.g.  SELECT * FROM auditor.sign_ins ORDER BY occurred_at DESC LIMIT 20;"
+        f"\n  e.g.  SELECT * FROM auditor.{AUDITOR_VIEWS[args.feed]}"
+        " ORDER BY occurred_at DESC LIMIT 20;"
         "\n        SELECT * FROM auditor.batches;"
     )
     failed = [state for state in states if state != "success"]
@@ -236,6 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser = commands.add_parser("demo", help="end-to-end run on the embedded defaults")
     demo_parser.add_argument("--days", type=int, default=7)
     demo_parser.add_argument("--signins-per-day", type=int, default=2000)
+    demo_parser.add_argument(
+        "--feed",
+        choices=["signins", "directory_audits"],
+        default="signins",
+        help="which Entra feed's DAG to run (directory audits: 300 per day in the simulator)",
+    )
     commands.add_parser("warehouse-dsn", help="start the embedded warehouse, print its DSN")
     args = parser.parse_args(argv)
     if args.command == "demo":
