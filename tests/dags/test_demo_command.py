@@ -1,0 +1,66 @@
+"""README command 1, end to end in its own process: `python -m access_warehouse.cli demo`."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from access_warehouse.embedded import stop_embedded_warehouse
+from access_warehouse.paths import PROJECT_ROOT
+
+ROW = re.compile(
+    r"^(\d{4}-\d{2}-\d{2} 00:00)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s", re.M
+)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+    stop_embedded_warehouse(tmp_path)
+
+
+def demo(data_dir: Path) -> str:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
+    env["PYTHONPATH"] = str(PROJECT_ROOT / "plugins")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "access_warehouse.cli",
+            "--data-dir",
+            str(data_dir),
+            "demo",
+            "--days",
+            "2",
+            "--signins-per-day",
+            "300",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def test_demo_prints_intervals_and_a_rerun_changes_nothing(data_dir: Path) -> None:
+    first = ROW.findall(demo(data_dir))
+    assert len(first) == 2
+    for _day, extracted, loaded, quarantined, inserted, updated, unchanged in first:
+        assert int(extracted) == int(loaded) + int(quarantined) > 0
+        assert int(inserted) + int(updated) + int(unchanged) == int(loaded)
+    assert int(first[0][4]) == int(first[0][2]), "the first interval is all new"
+
+    output = demo(data_dir)
+    again = ROW.findall(output)
+    assert [row[0] for row in again] == [row[0] for row in first]
+    assert all(row[4] == "0" and row[5] == "0" for row in again), "a rerun changes no row"
+    assert "psql" in output and "auditor.sign_ins" in output
+    assert (data_dir / "demo-airflow.log").stat().st_size > 0
