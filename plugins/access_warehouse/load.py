@@ -260,16 +260,14 @@ def load_batch(
         _step(conn, "load/insert_user_aliases.sql")
         new_config_items = _step(conn, "load/insert_new_config_items.sql").rowcount
         _step(conn, "load/ensure_partitions.sql")
-        existing = _step(conn, "load/count_existing_events.sql").fetchone()[0]
-        written = _step(conn, "load/upsert_access_events.sql", params).rowcount
-        inserted = loader.events - duplicates - existing
-        updated = written - inserted
-        unchanged = loader.events - duplicates - inserted - updated
-        _step(
-            conn,
-            "load/refresh_access_logs.sql",
-            {**params, "scraper_id": source_uuid(source.source_id)},
-        )
+        _step(conn, "load/classify_changes.sql")
+        inserted, updated, unchanged = execute(conn, "load/count_changes.sql").fetchone()
+        _step(conn, "load/upsert_access_events.sql", params)
+        log_params = {**params, "scraper_id": source_uuid(source.source_id)}
+        _step(conn, "load/access_log_pairs_to_recompute.sql")
+        _step(conn, "load/refresh_access_logs.sql", log_params)
+        _step(conn, "load/delete_stale_access_logs.sql", log_params)
+        _step(conn, "load/merge_new_access_logs.sql", log_params)
         _step(conn, "load/insert_quarantine.sql", params)
         _record_validation(conn, batch_uuid, source.source_id, loader)
         # The hash chain is global: serialise writers of audit.batches.

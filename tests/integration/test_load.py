@@ -238,3 +238,68 @@ def test_an_empty_window_loads_as_an_empty_batch(warehouse_dsn: str) -> None:
     with psycopg.connect(warehouse_dsn) as conn:
         assert conn.execute("SELECT extracted, pages FROM audit.batches").fetchone() == (0, 0)
         assert conn.execute("SELECT count(*) FROM dq.validation_runs").fetchone()[0] == 0
+
+
+FROM_SCRATCH_ACCESS_LOGS = """
+SELECT config_id, external_user_id, max(occurred_at), count(*),
+       (array_agg(mfa ORDER BY occurred_at DESC, event_id DESC))[1],
+       (array_agg(event_id ORDER BY occurred_at DESC, event_id DESC))[1]
+FROM audit.access_events
+WHERE outcome = 'success' AND config_id IS NOT NULL
+GROUP BY 1, 2 ORDER BY 1, 2
+"""
+STORED_ACCESS_LOGS = """
+SELECT config_id, external_user_id, created_at, count, mfa, properties->>'last_event_id'
+FROM audit.access_logs ORDER BY 1, 2
+"""
+
+
+def test_access_logs_stay_exact_through_new_changed_and_remapped_events(
+    warehouse_dsn: str,
+) -> None:
+    valid, _ = fixture_records()
+    successes = [r for r in valid if (r.get("status") or {}).get("errorCode") == 0]
+    assert len(successes) >= 4
+
+    def load(records: list[dict]) -> None:
+        load_batch(
+            warehouse_dsn, land(warehouse_dsn, [records]), source=SOURCE, normalise=normalise_signin
+        )
+
+    def assert_exact() -> None:
+        with psycopg.connect(warehouse_dsn) as conn:
+            stored = conn.execute(STORED_ACCESS_LOGS).fetchall()
+            assert stored == conn.execute(FROM_SCRATCH_ACCESS_LOGS).fetchall()
+        return stored
+
+    load(successes[:2])
+    assert_exact()
+    # overlap plus a later copy of an event of the same person and app (merged incrementally)
+    later = dict(successes[0], id="later-0", createdDateTime="2026-11-21T23:59:59Z")
+    load([*successes[1:], later])
+    stored = assert_exact()
+    assert any(row[3] >= 2 for row in stored), "a pair with two successful events"
+    # an event turns into a failure: its pair is recomputed, and dropped if nothing is left
+    failed = dict(successes[1], status={"errorCode": 50126, "failureReason": "Invalid"})
+    load([failed])
+    assert_exact()
+    # the person behind an account is remapped: both the old and the new pair are right
+    with psycopg.connect(warehouse_dsn) as conn:
+        other = conn.execute(
+            "SELECT id FROM audit.external_users WHERE principal_name IS NOT NULL"
+            " AND id <> (SELECT external_user_id FROM audit.access_events WHERE event_id = %s)"
+            " ORDER BY id LIMIT 1",
+            (successes[0]["id"],),
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO audit.identity_mappings (alias, external_user_id) VALUES (%s, %s)",
+            (successes[0]["userPrincipalName"].strip().lower(), other),
+        )
+    load([successes[0], later])
+    with psycopg.connect(warehouse_dsn) as conn:
+        moved = conn.execute(
+            "SELECT DISTINCT external_user_id FROM audit.access_events WHERE event_id IN (%s, %s)",
+            (successes[0]["id"], "later-0"),
+        ).fetchall()
+    assert moved == [(other,)]
+    assert_exact()

@@ -9,7 +9,11 @@ ALTER TABLE staging_events
     ADD COLUMN actor_alias_id text,
     ADD COLUMN actor_alias_id_kind text,
     ADD COLUMN actor_alias_name text,
-    ADD COLUMN candidate_user_id uuid NOT NULL;
+    ADD COLUMN candidate_user_id uuid NOT NULL,
+    -- new / changed / same against the warehouse, and what a changed event was resolved to
+    ADD COLUMN change_kind text NOT NULL DEFAULT 'new',
+    ADD COLUMN previous_config_id uuid,
+    ADD COLUMN previous_external_user_id uuid;
 CREATE TEMP TABLE staging_quarantine (
     record_key   text,
     payload_hash text NOT NULL,

@@ -1,6 +1,5 @@
--- Recompute last access for every (config item, person) the batch touched, from all of this
--- source's events: exact counts whatever the order or overlap of runs. Access means a
--- successful event; failures are in audit.access_events and the reporting tables.
+-- Recompute last access for the pairs in access_log_pairs from all of this source's events.
+-- Access means a successful event; failures are in audit.access_events.
 INSERT INTO audit.access_logs AS l (config_id, external_user_id, scraper_id, created_at, count,
                                     mfa, properties)
 SELECT e.config_id,
@@ -14,9 +13,7 @@ SELECT e.config_id,
            'last_source_ip', (array_agg(e.source_ip ORDER BY e.occurred_at DESC, e.event_id DESC))[1],
            'source_id', %(source_id)s::text)
 FROM audit.access_events e
-JOIN (SELECT DISTINCT config_id, external_user_id
-      FROM staging_events WHERE config_id IS NOT NULL) touched
-  USING (config_id, external_user_id)
+JOIN access_log_pairs USING (config_id, external_user_id)
 WHERE e.source_id = %(source_id)s
   AND e.outcome = 'success'
 GROUP BY e.config_id, e.external_user_id

@@ -11,6 +11,7 @@ SELECT source_id, event_id, occurred_at, category, action, outcome,
        client_app, auth_method, error_code, failure_reason, properties,
        external_user_id, config_id, %(batch_id)s, now(), content_hash
 FROM staging_events
+WHERE change_kind <> 'same'
 ON CONFLICT (source_id, event_id, occurred_at) DO UPDATE SET
     category = excluded.category, action = excluded.action, outcome = excluded.outcome,
     actor_external_id = excluded.actor_external_id, actor_name = excluded.actor_name,

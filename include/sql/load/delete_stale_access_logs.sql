@@ -1,0 +1,11 @@
+-- A recomputed pair left with no successful event of this source has no access log any more.
+DELETE FROM audit.access_logs l
+USING access_log_pairs p
+WHERE l.config_id = p.config_id
+  AND l.external_user_id = p.external_user_id
+  AND l.scraper_id = %(scraper_id)s
+  AND NOT EXISTS (SELECT FROM audit.access_events e
+                  WHERE e.source_id = %(source_id)s
+                    AND e.config_id = p.config_id
+                    AND e.external_user_id = p.external_user_id
+                    AND e.outcome = 'success')
