@@ -1,6 +1,6 @@
 # The two README commands: `make demo` and `make test`. Each bootstraps .venv itself.
 PY := .venv/bin/python
-export PYTHONPATH := $(CURDIR)/plugins
+export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 
 .PHONY: demo test lint benchmark bootstrap stop
 
@@ -8,7 +8,7 @@ bootstrap:
 	@scripts/bootstrap.sh
 
 demo: bootstrap
-	$(PY) -m access_warehouse.cli demo
+	$(PY) -m devtools.demo
 
 test: bootstrap
 	$(PY) -m pytest -q
@@ -22,4 +22,4 @@ benchmark: bootstrap
 	$(PY) benchmarks/signins_interval.py
 
 stop:
-	$(PY) -c "from access_warehouse.embedded import stop_embedded_warehouse as s; s()"
+	$(PY) -m devtools.embedded stop

@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "plugins"))
+sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -38,20 +38,22 @@ def peak_rss_mb() -> float:
 
 def child(args: argparse.Namespace) -> None:
     """One measurement in this process: ``pipeline`` or ``raw`` paging."""
-    from access_warehouse.config import EntraTenantConfig
-    from access_warehouse.entra import extract_feed, graph_query, load_feed
+    from access_warehouse.extract import extract
     from access_warehouse.landing import ExtractWindow
+    from access_warehouse.load import load_batch
+    from access_warehouse.sources.entra import EntraSource
 
-    tenant = EntraTenantConfig(name="bench", tenant_id="contoso", conn_id="msgraph_default")
+    tenant = EntraSource(kind="entra", name="bench", tenant_id="contoso", conn_id="msgraph_default")
+    feed = tenant.feed("signins")
     window = ExtractWindow(DAY, DAY + timedelta(days=1))
     started = time.perf_counter()
     if args.mode == "raw":
-        records = raw_paging(args, graph_query(tenant, "signins"), window)
+        records = raw_paging(args, tenant.graph_query("signins"), window)
         result = {"records": records}
     else:
-        extracted = extract_feed(args.dsn, tenant, "signins", window)
+        extracted = extract(args.dsn, feed, window=window)
         extract_s = time.perf_counter() - started
-        loaded = load_feed(args.dsn, tenant, "signins", extracted.batch_id)
+        loaded = load_batch(args.dsn, extracted.batch_id, feed)
         result = {
             "records": extracted.records,
             "loaded": loaded.loaded,
@@ -119,10 +121,10 @@ def main() -> None:
         child(args)
         return
 
-    from access_warehouse.cli import start_simulator_process
-    from access_warehouse.embedded import start_embedded_warehouse
-    from access_warehouse.local_env import airflow_env, msgraph_connection
     from access_warehouse.warehouse import apply_migrations, connect
+    from devtools.demo import start_simulator_process
+    from devtools.embedded import start_embedded_warehouse
+    from devtools.local_env import airflow_env, msgraph_connection
 
     data_dir = ROOT / ".data" / "benchmark"
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ import pytest
 
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="access-warehouse-tests-"))
 
-from access_warehouse.local_env import airflow_env  # noqa: E402
+from devtools.local_env import airflow_env  # noqa: E402
 
 os.environ.update(airflow_env(_SESSION_DIR, {}))
 # pgserver logs from an atexit hook, after pytest has closed the capture streams.
@@ -35,7 +35,7 @@ def session_dir() -> Path:
 @pytest.fixture(scope="session")
 def pg_server(session_dir: Path) -> Iterator[str]:
     """An embedded PostgreSQL for the session; yields the socket directory."""
-    from access_warehouse.embedded import start_embedded_warehouse, stop_embedded_warehouse
+    from devtools.embedded import start_embedded_warehouse, stop_embedded_warehouse
 
     start_embedded_warehouse(session_dir, database="template_warehouse")
     yield str(session_dir / "pg")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from access_warehouse.local_env import msgraph_connection, warehouse_connection
-from access_warehouse.simulator.server import GraphSimulator
+from devtools.graph_simulator.server import GraphSimulator
+from devtools.local_env import msgraph_connection, warehouse_connection
 
 
 def use_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sources_yaml: str) -> None:
@@ -18,7 +18,7 @@ def use_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sources_yaml: st
     folder = tmp_path / "config"
     folder.mkdir(exist_ok=True)
     (folder / "sources.yaml").write_text(sources_yaml)
-    monkeypatch.setattr("access_warehouse.config.CONFIG_DIR", folder)
+    monkeypatch.setattr("access_warehouse.paths.CONFIG_DIR", folder)
 
 
 def use_warehouse(monkeypatch: pytest.MonkeyPatch, pg_server: str, warehouse_dsn: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from access_warehouse.simulator import FaultConfig, GraphSimulator, SimClock, TenantConfig
+from devtools.graph_simulator import FaultConfig, GraphSimulator, SimClock, TenantConfig
 
 NOW = datetime(2024, 5, 1, 14, 0, tzinfo=UTC)  # working hours: many records still in ingestion
 DAY_START = datetime(2024, 5, 1, tzinfo=UTC)

@@ -1,5 +1,5 @@
 """What the normaliser unit tests of every feed check alike: fixture records, the contract's shape
-of an event, inputs left untouched, the batch API's split and the ``source_id`` guard."""
+of an event, inputs left untouched, the shared guard's split and its ``source_id`` check."""
 
 from __future__ import annotations
 
@@ -12,21 +12,47 @@ from typing import Any
 
 import pytest
 
-from access_warehouse.contract import ACTOR_TYPES, NORMALISED_COLUMNS, OUTCOMES, REQUIRED_COLUMNS
+from access_warehouse.contract import (
+    ACTOR_TYPES,
+    NORMALISED_COLUMNS,
+    OUTCOMES,
+    REQUIRED_COLUMNS,
+    NormalisationError,
+)
+from access_warehouse.normalise import normalise_record
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-def load_fixture(feed: str, name: str) -> dict:
-    """A fresh copy of the Graph record ``fixtures/<feed>/<name>.json``."""
-    return json.loads((FIXTURES / feed / f"{name}.json").read_text())
-
-
-def valid_fixtures(feed: str) -> list[str]:
-    """The names of a feed's fixtures, but for the ``invalid_*`` ones."""
+def fixture_paths(record_kind: str) -> list[Path]:
+    """The raw-record fixtures of a record kind (``<case>.json``, not ``<case>.expected.json``)."""
     return sorted(
-        p.stem for p in (FIXTURES / feed).glob("*.json") if not p.stem.startswith("invalid")
+        p for p in (FIXTURES / record_kind).glob("*.json") if not p.name.endswith(".expected.json")
     )
+
+
+def load_fixture(record_kind: str, name: str) -> dict:
+    """A fresh copy of the raw record ``fixtures/<record_kind>/<name>.json``."""
+    return json.loads((FIXTURES / record_kind / f"{name}.json").read_text())
+
+
+def valid_fixtures(record_kind: str) -> list[str]:
+    """The names of a record kind's fixtures, but for the ``invalid_*`` ones."""
+    return [p.stem for p in fixture_paths(record_kind) if not p.stem.startswith("invalid")]
+
+
+def split(
+    normalise: Callable[[dict, str], Any], records: Iterable[Any], source_id: str
+) -> tuple[list[dict], list[tuple[Any, str]]]:
+    """``(events, rejected)`` of records run through the shared guard, as the load does."""
+    events: list[dict] = []
+    rejected: list[tuple[Any, str]] = []
+    for record in records:
+        try:
+            events.extend(normalise_record(normalise, record, source_id))
+        except NormalisationError as exc:
+            rejected.append((record, str(exc)))
+    return events, rejected
 
 
 def assert_contract_shape(event: dict, raw_keys: Iterable[str]) -> None:
@@ -68,13 +94,10 @@ def assert_rejected_in_order(
     assert all(tuple(e) == NORMALISED_COLUMNS for e in events)
 
 
-def assert_source_id_required(
-    normalise_one: Callable[[dict, str], Any],
-    normalise_many: Callable[[Iterable[dict], str], Any],
-    record: dict,
-) -> None:
-    """An empty ``source_id`` is the caller's error, raised, not a record to reject."""
-    with pytest.raises(ValueError, match="source_id"):
-        normalise_one(record, "")
-    with pytest.raises(ValueError, match="source_id"):
-        normalise_many([record], "")
+def assert_source_id_required(normalise: Callable[[dict, str], Any], record: dict) -> None:
+    """An empty ``source_id`` is the caller's error, raised by the guard, not a record to
+    reject."""
+    for source_id in ("", None):
+        with pytest.raises(ValueError, match="source_id") as raised:
+            normalise_record(normalise, record, source_id)  # type: ignore[arg-type]
+        assert not isinstance(raised.value, NormalisationError)

@@ -1,135 +1,128 @@
 """Version-controlled configuration under ``include/config/``, validated with pydantic.
 
-Errors name the file, the key path and what is wrong, so a bad edit fails at DAG parse time with
-a message an operator can act on.
+``sources.yaml`` is a list of sources discriminated by ``kind``; the kinds are whatever the
+registry holds (:mod:`access_warehouse.sources.registry`), so a new kind needs no change here.
+Errors name the file, the key path (with the source's name and kind) and what is wrong, so a bad
+edit fails at DAG parse time with a message an operator can act on.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, TypeAdapter, ValidationError
 
-from access_warehouse.paths import CONFIG_DIR
-
-SIGNIN_EVENT_TYPES = (
-    "interactiveUser",
-    "nonInteractiveUser",
-    "servicePrincipal",
-    "managedIdentity",
-)
+from access_warehouse import paths
+from access_warehouse.sources.base import Feed, SourceConfig
+from access_warehouse.sources.registry import registered_kinds
 
 
 class ConfigError(ValueError):
     """A configuration file is missing, unreadable or invalid."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class SourcesConfig:
+    """The validated sources: every configured source and the feeds (DAGs) they give."""
+
+    def __init__(self, sources: list[SourceConfig]) -> None:
+        self.sources = sources
+
+    def feeds(self) -> list[Feed]:
+        """Every enabled feed of every source, in config order."""
+        return [feed for source in self.sources for feed in source.feeds()]
+
+    def feed(self, source_id: str) -> Feed:
+        for feed in self.feeds():
+            if feed.source_id == source_id:
+                return feed
+        known = ", ".join(feed.source_id for feed in self.feeds()) or "none"
+        raise KeyError(f"no enabled feed with source id {source_id!r}; configured: {known}")
+
+    def source(self, name: str, kind: str | None = None) -> SourceConfig:
+        for source in self.sources:
+            if source.name == name and kind in (None, source.kind):
+                return source
+        raise KeyError(f"no source named {name!r} in the sources config")
 
 
-class FeedConfig(_Strict):
-    """One Graph audit-log feed of one tenant (sign-ins, directory audits)."""
-
-    enabled: bool = True
-    schedule: str = "0 0 * * *"
-    lookback_minutes: int = Field(60, ge=0, le=7 * 24 * 60)
-    api_version: Literal["v1.0", "beta"] = "beta"
-    page_size: int = Field(1000, ge=1, le=1000)
-    max_attempts: int = Field(8, ge=1, le=50)
-
-    @field_validator("schedule")
-    @classmethod
-    def _valid_cron(cls, value: str) -> str:
-        from croniter import croniter  # ships with Airflow
-
-        if not croniter.is_valid(value):
-            raise ValueError(f"not a valid cron expression: {value!r}")
-        return value
-
-    @property
-    def lookback(self) -> timedelta:
-        return timedelta(minutes=self.lookback_minutes)
+def _adapter() -> TypeAdapter[list[Any]]:
+    models = tuple(kind.config for kind in registered_kinds().values())
+    if len(models) == 1:
+        return TypeAdapter(list[models[0]])  # type: ignore[valid-type]
+    union = Annotated[Union[models], Field(discriminator="kind")]  # noqa: UP007
+    return TypeAdapter(list[union])  # type: ignore[valid-type]
 
 
-class SignInFeedConfig(FeedConfig):
-    event_types: tuple[str, ...] = SIGNIN_EVENT_TYPES
-
-    @field_validator("event_types")
-    @classmethod
-    def _known_event_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = sorted(set(value) - set(SIGNIN_EVENT_TYPES))
-        if unknown:
-            raise ValueError(f"unknown sign-in event types {unknown}; use {SIGNIN_EVENT_TYPES}")
-        if not value:
-            raise ValueError("list at least one event type")
-        return value
-
-
-class DirectoryAuditFeedConfig(FeedConfig):
-    api_version: Literal["v1.0", "beta"] = "v1.0"
-    #: Left out at load (counted per rule in the batch row); compared case-insensitively with
-    #: the record's ``category`` and ``activityDisplayName``.
-    exclude_categories: tuple[str, ...] = ()
-    exclude_activities: tuple[str, ...] = ()
-
-
-class EntraTenantConfig(_Strict):
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,40}$")
-    tenant_id: str = Field(min_length=1)
-    conn_id: str = Field(pattern=r"^msgraph[a-z0-9_]*$")
-    #: The default tenant's DAGs have the contract ids (``entra_signins``); every other tenant's
-    #: carry its name (``entra_signins_<name>``). A lone tenant is the default.
-    default: bool = False
-    signins: SignInFeedConfig = SignInFeedConfig()
-    directory_audits: DirectoryAuditFeedConfig = DirectoryAuditFeedConfig()
-
-    def dag_id(self, feed: str) -> str:
-        return f"entra_{feed}" if self.default else f"entra_{feed}_{self.name}"
-
-    def source_id(self, feed: str) -> str:
-        """The stable source id of one feed of this tenant: ``entra:<name>:<feed>``."""
-        return f"entra:{self.name}:{feed}"
-
-
-class SourcesConfig(_Strict):
-    entra_tenants: list[EntraTenantConfig] = Field(default_factory=list)
-
-    @field_validator("entra_tenants")
-    @classmethod
-    def _unique_names(cls, value: list[EntraTenantConfig]) -> list[EntraTenantConfig]:
-        names = [tenant.name for tenant in value]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"tenant names must be unique; repeated: {duplicates}")
-        defaults = [tenant.name for tenant in value if tenant.default]
-        if len(defaults) > 1:
-            raise ValueError(f"at most one tenant may be the default; marked: {defaults}")
-        if len(value) == 1 and not defaults:
-            value = [value[0].model_copy(update={"default": True})]
-        return value
-
-    def tenant(self, name: str) -> EntraTenantConfig:
-        for tenant in self.entra_tenants:
-            if tenant.name == name:
-                return tenant
-        raise KeyError(f"no Entra tenant named {name!r} in the sources config")
-
-
-def _describe(error: ValidationError, path: Path) -> str:
+def _describe(error: ValidationError, path: Path, raw: list[Any]) -> str:
     lines = [f"{path}: invalid configuration"]
     for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        lines.append(f"  {key}: {item['msg']}")
+        loc = list(item["loc"])
+        where = ""
+        message = item["msg"]
+        if len(loc) >= 1 and isinstance(loc[0], int):
+            entry = raw[loc[0]] if loc[0] < len(raw) else None
+            if isinstance(entry, dict):
+                where = f" (source {entry.get('name')!r}, kind {entry.get('kind')!r})"
+            # pydantic puts the union tag after the index: it is the kind, shown above
+            if len(loc) > 1 and isinstance(entry, dict) and loc[1] == entry.get("kind"):
+                del loc[1]
+        key = ".".join(["sources", *(str(part) for part in loc)])
+        lines.append(f"  {key}{where}: {message}")
     return "\n".join(lines)
+
+
+def _check_kinds(entries: list[Any], path: Path) -> None:
+    """Every entry is a mapping with a registered ``kind`` (the same message whether one kind or
+    many are registered)."""
+    known = ", ".join(registered_kinds())
+    problems = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            problems.append(f"  sources.{index}: expected a mapping with a `kind`, not {entry!r}")
+        elif "kind" not in entry:
+            problems.append(
+                f"  sources.{index} (source {entry.get('name')!r}): missing 'kind'; "
+                f"known kinds: {known}"
+            )
+        elif entry["kind"] not in registered_kinds():
+            problems.append(
+                f"  sources.{index} (source {entry.get('name')!r}, kind {entry['kind']!r}): "
+                f"unknown kind {entry['kind']!r}; known kinds: {known}"
+            )
+    if problems:
+        raise ConfigError("\n".join([f"{path}: invalid configuration", *problems]))
+
+
+def _check_across(sources: list[SourceConfig]) -> list[SourceConfig]:
+    """What no single entry can check: unique names per kind, unique source and DAG ids, and
+    each kind's own checks across its sources."""
+    names = Counter((source.kind, source.name) for source in sources)
+    repeated = sorted(f"{kind}:{name}" for (kind, name), count in names.items() if count > 1)
+    if repeated:
+        raise ValueError(f"source names must be unique per kind; repeated: {repeated}")
+    by_kind: dict[str, list[SourceConfig]] = defaultdict(list)
+    for source in sources:
+        by_kind[source.kind].append(source)
+    adjusted = {}
+    for group in by_kind.values():
+        for before, after in zip(group, type(group[0]).check_siblings(group), strict=True):
+            adjusted[id(before)] = after
+    sources = [adjusted[id(source)] for source in sources]
+    feeds = [feed for source in sources for feed in source.feeds()]
+    for field in ("dag_id", "source_id"):
+        counts = Counter(getattr(feed, field) for feed in feeds)
+        clashes = sorted(value for value, count in counts.items() if count > 1)
+        if clashes:
+            raise ValueError(f"two feeds would have the same {field}: {clashes}")
+    return sources
 
 
 def load_sources(path: Path | None = None) -> SourcesConfig:
     """Read and validate ``include/config/sources.yaml`` (or ``path``)."""
-    path = path or CONFIG_DIR / "sources.yaml"
+    path = path or paths.CONFIG_DIR / "sources.yaml"
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError as exc:
@@ -138,7 +131,23 @@ def load_sources(path: Path | None = None) -> SourcesConfig:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
+    if "entra_tenants" in raw:
+        raise ConfigError(
+            f"{path}: entra_tenants: replaced by `sources:`, a list of sources with a `kind`; "
+            "write each tenant as an entry with `kind: entra` (same keys otherwise)"
+        )
+    unknown = sorted(set(raw) - {"sources"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level keys {unknown}; expected `sources:`")
+    entries = raw.get("sources") or []
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: sources: expected a list of sources")
+    _check_kinds(entries, path)
     try:
-        return SourcesConfig.model_validate(raw)
+        sources = _adapter().validate_python(entries)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, path)) from None
+        raise ConfigError(_describe(exc, path, entries)) from None
+    try:
+        return SourcesConfig(_check_across(sources))
+    except ValueError as exc:
+        raise ConfigError(f"{path}: sources: {exc}") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -60,8 +61,61 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 )
 
 
+#: Columns that key a row or an index entry (a btree entry holds about 2.7 kB): longer values
+#: are quarantined rather than let a load fail.
+KEY_COLUMNS: tuple[str, ...] = (
+    "event_id",
+    "actor_external_id",
+    "actor_principal_name",
+    "target_external_id",
+    "target_name",
+)
+KEY_MAX_CHARS = 512
+_KEY_COLUMN_SET = frozenset(KEY_COLUMNS)
+
+_NORMALISED_KEYS = frozenset(NORMALISED_COLUMNS)
+_TEXT_COLUMNS = tuple(
+    column
+    for column in NORMALISED_COLUMNS
+    if column not in ("source_id", "occurred_at", "mfa", "properties")
+)
+
+
 class NormalisationError(ValueError):
     """A source record that cannot become an access event; the reason goes to quarantine."""
+
+
+def check_event(event: Any, source_id: str) -> None:
+    """Raise ``NormalisationError`` unless ``event`` has exactly the contract's columns with
+    values Postgres can store: text or None (no NUL), a timezone-aware ``occurred_at``, ``mfa``
+    true/false/None, ``properties`` a dict, and this ``source_id``."""
+    if type(event) is not dict or event.keys() != _NORMALISED_KEYS:
+        keys = set(event) if isinstance(event, dict) else set()
+        raise NormalisationError(
+            "the normaliser broke the contract: missing columns "
+            f"{sorted(_NORMALISED_KEYS - keys)}, unknown columns {sorted(keys - _NORMALISED_KEYS)}"
+        )
+    if event["source_id"] != source_id:
+        raise NormalisationError(f"the normaliser set source_id {event['source_id']!r}")
+    occurred_at = event["occurred_at"]
+    if not isinstance(occurred_at, datetime) or occurred_at.utcoffset() is None:
+        raise NormalisationError(f"occurred_at {occurred_at!r} is not a timezone-aware datetime")
+    if type(event["mfa"]) not in (bool, type(None)):
+        raise NormalisationError(f"mfa {event['mfa']!r} is not true, false or null")
+    if type(event["properties"]) is not dict:
+        raise NormalisationError("properties is not a JSON object")
+    for column in _TEXT_COLUMNS:
+        value = event[column]
+        if value is None:
+            continue
+        if type(value) is not str:
+            raise NormalisationError(f"{column} is {type(value).__name__}, not text")
+        if "\x00" in value:
+            raise NormalisationError(f"{column} contains a NUL character")
+        if len(value) > KEY_MAX_CHARS and column in _KEY_COLUMN_SET:
+            raise NormalisationError(
+                f"{column} is {len(value)} characters long; at most {KEY_MAX_CHARS} are stored"
+            )
 
 
 def content_hash(event: dict[str, Any]) -> str:

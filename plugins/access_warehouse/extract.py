@@ -1,17 +1,34 @@
-"""Extract one window of a Graph feed into landing: the function the extract tasks call."""
+"""Extract: land what a feed fetches as one landing batch (the batch lifecycle, for every kind).
+
+A feed only yields pages; starting the batch, landing and committing each page, reading the
+bookmark, logging progress and ending the batch ``extracted`` or ``failed`` (with the error and
+the request statistics) happen here, once.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from access_warehouse.landing import ExtractWindow, LandingBatch
-from access_warehouse.sources.graph import GraphFeedQuery, RequestStats, fetch_window
+from access_warehouse.sources.base import (
+    Bookmark,
+    Feed,
+    FetchRequest,
+    Page,
+    Position,
+    RequestStats,
+    TimeWindow,
+)
+from access_warehouse.warehouse import connect, execute
 
 log = logging.getLogger(__name__)
+
+
+class ExtractError(RuntimeError):
+    """A feed produced something the shared path cannot land (not a page, not a list)."""
 
 
 @dataclass(frozen=True)
@@ -22,68 +39,78 @@ class ExtractSummary:
     records: int
     seconds: float
     requests: dict[str, Any]
+    window_start: str | None = None
+    window_end: str | None = None
+    bookmark_from: Position | None = None
+    bookmark_to: Position | None = None
 
     def as_xcom(self) -> dict[str, Any]:
         """Small, JSON-safe: ids and counts only; rows travel through the warehouse."""
         return asdict(self)
 
 
-def make_graph_hook(query: GraphFeedQuery) -> Any:
-    from airflow.providers.microsoft.azure.hooks.msgraph import KiotaRequestAdapterHook
+def read_bookmark(dsn: str, source_id: str) -> Position | None:
+    """The stored position of a bookmark feed (None before its first committed load)."""
+    with connect(dsn) as conn:
+        row = execute(conn, "bookmarks/read_bookmark.sql", {"source_id": source_id}).fetchone()
+    return row[0] if row else None
 
-    return KiotaRequestAdapterHook(
-        conn_id=query.conn_id, api_version=query.api_version, timeout=query.timeout_s
-    )
 
-
-def extract_graph_feed(
+def extract(
     dsn: str,
+    feed: Feed,
     *,
-    source_id: str,
-    source_kind: str,
-    query: GraphFeedQuery,
-    window: ExtractWindow,
+    window: ExtractWindow | None = None,
     dag_id: str | None = None,
     run_id: str | None = None,
-    hook: Any = None,
 ) -> ExtractSummary:
-    """Land every record of ``window`` (all streams of ``query``) as one landing batch.
+    """Land every page ``feed`` fetches for ``window`` (time-window feeds) or after its stored
+    bookmark (bookmark feeds) as one landing batch.
 
-    On any error the batch is marked ``failed`` with the error text and the error propagates, so
-    Airflow retries the task with a fresh batch; the audit tables are untouched either way.
+    On any error the batch is marked ``failed`` with the error text and the error propagates,
+    so Airflow retries the task with a fresh batch; the audit tables are untouched either way.
     """
-    hook = hook or make_graph_hook(query)
+    after: Position | None = None
+    if isinstance(feed.selection, TimeWindow):
+        if window is None:
+            raise ValueError(f"{feed.source_id} extracts by time window: give a window")
+        asked = f"window {window.describe()}"
+    elif isinstance(feed.selection, Bookmark):
+        window = None
+        after = read_bookmark(dsn, feed.source_id)
+        asked = f"records after bookmark {after}" if after else "every record (no bookmark yet)"
+    else:
+        raise TypeError(f"unknown selection {feed.selection!r}")
     batch = LandingBatch(
         dsn,
-        source_id=source_id,
-        source_kind=source_kind,
+        source_id=feed.source_id,
+        source_kind=feed.record_kind,
         window=window,
+        bookmark_from=after,
         dag_id=dag_id,
         run_id=run_id,
     )
     stats = RequestStats()
     started = time.monotonic()
-    log.info(
-        "extracting %s [%s, %s) into landing batch %s",
-        source_id,
-        window.start.isoformat(),
-        window.end.isoformat(),
-        batch.batch_id,
-    )
+    position = after
+    log.info("extracting %s: %s, into landing batch %s", feed.source_id, asked, batch.batch_id)
     try:
-        asyncio.run(
-            fetch_window(
-                hook,
-                query,
-                window.start,
-                window.end,
-                on_page=lambda _stream, records: batch.write_page(records),
-                stats=stats,
+        for page in feed.fetch(FetchRequest(window=window, after=after, stats=stats)):
+            _check_page(page)
+            batch.write_page(page.records, position=page.position)
+            position = page.position if page.position is not None else position
+            elapsed = time.monotonic() - started
+            log.info(
+                "page %d%s: %d records (%d so far, %.0f records/s)",
+                batch.pages,
+                f" of stream {page.stream}" if page.stream else "",
+                len(page.records),
+                batch.records,
+                batch.records / elapsed if elapsed else 0.0,
             )
-        )
     except BaseException as exc:
         batch.finish("failed", error=f"{type(exc).__name__}: {exc}"[:4000], stats=stats)
-        log.error("extract of %s failed after %d pages: %s", source_id, batch.pages, exc)
+        log.error("extract of %s failed after %d pages: %s", feed.source_id, batch.pages, exc)
         raise
     else:
         batch.finish("extracted", stats=stats)
@@ -91,19 +118,31 @@ def extract_graph_feed(
         batch.close()
     seconds = time.monotonic() - started
     log.info(
-        "extracted %d records in %d pages in %.1f s (%d requests, %d throttled, %d retried)",
+        "extracted %d records in %d pages in %.1f s (%d requests, %d throttled, %d retried)%s",
         batch.records,
         batch.pages,
         seconds,
         stats.requests,
         stats.throttled,
         stats.retries,
+        f"; {batch.raw_records} kept raw (jsonb cannot hold them)" if batch.raw_records else "",
     )
     return ExtractSummary(
         batch_id=str(batch.batch_id),
-        source_id=source_id,
+        source_id=feed.source_id,
         pages=batch.pages,
         records=batch.records,
         seconds=round(seconds, 3),
         requests=asdict(stats),
+        window_start=window.start.isoformat() if window else None,
+        window_end=window.end.isoformat() if window else None,
+        bookmark_from=after,
+        bookmark_to=position,
     )
+
+
+def _check_page(page: Any) -> None:
+    if not isinstance(page, Page):
+        raise ExtractError(f"the feed yielded {type(page).__name__}, not a Page")
+    if type(page.records) is not list:
+        raise ExtractError(f"a page's records are {type(page.records).__name__}, not a list")

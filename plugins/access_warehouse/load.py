@@ -1,7 +1,8 @@
-"""Load one landed batch into the audit schema in a single transaction.
+"""Load one landed batch of any feed into the audit schema in a single transaction.
 
-Landing records are read back in chunks, normalised, validated with the GX suite, and COPYed
-into a staging table; bad records go to ``dq.quarantine`` with their reasons. Then set-based
+Landing records are read back in chunks, normalised by the feed's normaliser under the shared
+guard, validated with the GX suite, and COPYed into a staging table; bad records go to
+``dq.quarantine`` with their reasons. Then set-based
 SQL resolves people and config items, upserts ``audit.access_events`` on the natural key,
 recomputes ``audit.access_logs`` for what the batch touched and records the batch. Either all
 of it commits or none of it does, so a failed load leaves the audit tables as they were.
@@ -14,7 +15,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -22,17 +23,25 @@ import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
-from access_warehouse.contract import NORMALISED_COLUMNS, NormalisationError, content_hash
-from access_warehouse.quality.access_events import SUITE_NAME, AccessEventValidator
+from access_warehouse.contract import (
+    KEY_MAX_CHARS,
+    NORMALISED_COLUMNS,
+    NormalisationError,
+    content_hash,
+)
+from access_warehouse.landing import contains_nul_escape
+from access_warehouse.normalise import normalise_record
+from access_warehouse.quality.access_events import (
+    AccessEventValidator,
+    ValidationOutcome,
+    suite_name,
+)
+from access_warehouse.quality.results import record_validation
 from access_warehouse.resolve import actor_identity, config_item_id, source_uuid
+from access_warehouse.sources.base import Feed, Position
 from access_warehouse.warehouse import connect, execute, sql
 
 log = logging.getLogger(__name__)
-
-#: A source record becomes one access event, or several (a directory audit with several targets).
-Normaliser = Callable[[dict[str, Any], str], dict[str, Any] | list[dict[str, Any]]]
-#: The configured exclusion a record matches (e.g. ``category:Policy``), or None to keep it.
-Exclusion = Callable[[dict[str, Any]], str | None]
 
 
 class BatchNotLoadable(RuntimeError):
@@ -40,19 +49,14 @@ class BatchNotLoadable(RuntimeError):
 
 
 @dataclass(frozen=True)
-class SourceInfo:
-    source_id: str
-    kind: str
-    tenant_id: str | None = None
-    conn_id: str | None = None
-
-
-@dataclass(frozen=True)
 class LoadSummary:
     batch_id: str
     source_id: str
-    window_start: str
-    window_end: str
+    window_start: str | None
+    window_end: str | None
+    bookmark_from: Position | None
+    bookmark_to: Position | None
+    bookmark_advanced: bool | None
     pages: int
     extracted: int
     loaded: int
@@ -72,67 +76,122 @@ class LoadSummary:
         return asdict(self)
 
 
-def _payload_hash(record: dict[str, Any]) -> str:
-    return hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()
+#: Why a record landed as raw bytes is quarantined (see ``landing.encode_record``).
+UNSTORABLE_REASON = (
+    "landing: the record holds text Postgres jsonb cannot store (a NUL character, a lone "
+    "surrogate, or nesting too deep); kept byte for byte in landing.records.raw and "
+    "dq.quarantine.raw"
+)
+
+
+def _payload_hash(record: Any) -> Any:
+    return hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
+
+
+def _readable(raw: bytes) -> dict[str, Any]:
+    """A jsonb-safe stand-in for a raw record in ``dq.quarantine.payload``: its JSON text as a
+    string (escapes such as ``\\u0000`` stay visible as text)."""
+    return {"unstorable_json": raw.decode("utf-8", errors="backslashreplace")[:100_000]}
+
+
+def _record_key(record: Any) -> str | None:
+    """The record's own id for ``dq.quarantine.record_key``, when it has a usable one."""
+    key = record.get("id") if type(record) is dict else None
+    if type(key) is int:
+        return str(key)
+    if type(key) is str and "\x00" not in key:
+        return key[:KEY_MAX_CHARS]
+    return None
+
+
+def _staging_row(event: dict[str, Any]) -> tuple:
+    """The COPY row of one checked event: its columns, content hash and resolution inputs.
+
+    Raises ``NormalisationError`` for properties that jsonb cannot store."""
+    try:
+        properties = orjson.dumps(event["properties"])
+    except orjson.JSONEncodeError as exc:
+        raise NormalisationError(f"properties cannot be stored as JSON: {exc}") from None
+    if contains_nul_escape(properties):
+        raise NormalisationError("properties contain a NUL character")
+    alias_id, alias_kind, alias_name, candidate = actor_identity(event)
+    row = [event[column] for column in NORMALISED_COLUMNS]
+    row[-1] = properties.decode()  # COPY parses it as jsonb
+    return (
+        *row,
+        content_hash(event),
+        alias_id,
+        alias_kind,
+        alias_name,
+        candidate,
+        config_item_id(event["target_type"], event["target_external_id"], event["target_name"]),
+    )
 
 
 def _chunks(
     conn: psycopg.Connection, batch_id: uuid.UUID, size: int
-) -> Iterator[list[dict[str, Any]]]:
-    # A server-side cursor: one chunk of landed records in memory at a time.
+) -> Iterator[list[tuple[Any, Any, str | None, bytes | None]]]:
+    # A server-side cursor: one chunk of landed rows in memory at a time.
     with conn.cursor(name=f"landing_{batch_id.hex}") as cursor:
         cursor.itersize = size
         cursor.execute(sql("landing/read_batch_records.sql"), {"batch_id": batch_id})
         while rows := cursor.fetchmany(size):
-            yield [orjson.loads(row[2]) for row in rows]
+            yield rows
 
 
 class _BatchLoader:
-    def __init__(
-        self,
-        conn: psycopg.Connection,
-        source: SourceInfo,
-        normalise: Normaliser,
-        exclude: Exclusion | None,
-    ):
+    def __init__(self, conn: psycopg.Connection, feed: Feed, validator: AccessEventValidator):
         self.conn = conn
-        self.source = source
-        self.normalise = normalise
-        self.exclude = exclude
+        self.feed = feed
         self.excluded: Counter[str] = Counter()
-        self.validator = AccessEventValidator()
-        self.validation = None
+        self.validator = validator
+        self.validation: ValidationOutcome | None = None
         self.read = 0
         self.events = 0
         self.loaded = 0
         self.quarantined = 0
 
-    def process_chunk(self, records: list[dict[str, Any]]) -> None:
-        """Normalise and validate one chunk; stage its good events, quarantine its bad records.
+    def process_chunk(self, rows: list[tuple[Any, Any, str | None, bytes | None]]) -> None:
+        """Normalise and validate one chunk of landed rows; stage the good events, quarantine
+        the bad records.
 
         The unit of accounting is the source record: a record whose events break an expectation
         goes to quarantine whole (none of its events load), so extracted = loaded + quarantined
-        counts records, whatever number of events each record gives.
+        + excluded counts records, whatever number of events each record gives.
         """
-        self.read += len(records)
+        self.read += len(rows)
+        source_id = self.feed.source_id
+        records: list[Any] = []
         events: list[dict[str, Any]] = []
+        staged: list[tuple] = []
         record_of_event: list[int] = []
         reasons_by_record: dict[int, list[str]] = {}
+        raw_by_record: dict[int, bytes] = {}
         kept_records = 0
-        for index, record in enumerate(records):
-            rule = self.exclude(record) if self.exclude else None
+        for index, (_page, _no, payload, raw) in enumerate(rows):
+            if payload is None:
+                record = _readable(raw)
+                records.append(record)
+                raw_by_record[index] = raw
+                kept_records += 1
+                reasons_by_record[index] = [UNSTORABLE_REASON]
+                continue
+            record = orjson.loads(payload)
+            records.append(record)
+            rule = self._exclusion(record)
             if rule is not None:
                 self.excluded[rule] += 1
                 continue
             kept_records += 1
             try:
-                normalised = self.normalise(record, self.source.source_id)
+                record_events = normalise_record(self.feed.normalise, record, source_id)
+                record_rows = [_staging_row(event) for event in record_events]
             except NormalisationError as exc:
                 reasons_by_record[index] = [f"normalise: {exc}"]
                 continue
-            for event in normalised if isinstance(normalised, list) else [normalised]:
-                events.append(event)
-                record_of_event.append(index)
+            events.extend(record_events)
+            staged.extend(record_rows)
+            record_of_event.extend([index] * len(record_events))
         if events:
             outcome = self.validator.validate(events)
             if self.validation is None:
@@ -143,47 +202,51 @@ class _BatchLoader:
                 reasons_by_record.setdefault(record_of_event[row_no], []).extend(
                     f"expectation: {reason}" for reason in reasons
                 )
-        good_events = [
-            event
-            for event, index in zip(events, record_of_event, strict=True)
+        good = [
+            row
+            for row, index in zip(staged, record_of_event, strict=True)
             if index not in reasons_by_record
         ]
-        self._copy_events(good_events)
-        self._copy_quarantine([(records[index], why) for index, why in reasons_by_record.items()])
-        self.events += len(good_events)
+        self._copy_events(good)
+        self._copy_quarantine(
+            [
+                (records[index], raw_by_record.get(index), why)
+                for index, why in reasons_by_record.items()
+            ]
+        )
+        self.events += len(good)
         self.loaded += kept_records - len(reasons_by_record)
         self.quarantined += len(reasons_by_record)
 
-    def _copy_events(self, events: list[dict[str, Any]]) -> None:
-        with self.conn.cursor() as cursor, cursor.copy(sql("load/copy_staging_events.sql")) as copy:
-            for event in events:
-                alias_id, alias_kind, alias_name, candidate = actor_identity(event)
-                row = [event[column] for column in NORMALISED_COLUMNS]
-                row[-1] = orjson.dumps(event["properties"]).decode()  # COPY parses it as jsonb
-                copy.write_row(
-                    (
-                        *row,
-                        content_hash(event),
-                        alias_id,
-                        alias_kind,
-                        alias_name,
-                        candidate,
-                        config_item_id(
-                            event["target_type"], event["target_external_id"], event["target_name"]
-                        ),
-                    )
-                )
+    def _exclusion(self, record: Any) -> str | None:
+        """The configured exclusion rule a record matches; records that are not objects are
+        never excluded (they are quarantined)."""
+        if self.feed.exclude is None or type(record) is not dict:
+            return None
+        try:
+            return self.feed.exclude(record)
+        except Exception:  # an odd record is for normalise to reject, with its reason
+            return None
 
-    def _copy_quarantine(self, rejected: list[tuple[dict[str, Any], list[str]]]) -> None:
+    def _copy_events(self, rows: list[tuple]) -> None:
+        with self.conn.cursor() as cursor, cursor.copy(sql("load/copy_staging_events.sql")) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def _copy_quarantine(self, rejected: list[tuple[Any, bytes | None, list[str]]]) -> None:
         if not rejected:
             return
         with self.conn.cursor() as cursor:
             with cursor.copy(sql("load/copy_staging_quarantine.sql")) as copy:
-                for record, reasons in rejected:
-                    key = record.get("id") if isinstance(record, dict) else None
-                    copy.write_row((key, _payload_hash(record), Jsonb(record), reasons))
-            for record, reasons in rejected[:5]:
-                log.warning("quarantined record %s: %s", record.get("id"), "; ".join(reasons))
+                for record, raw, reasons in rejected:
+                    digest = hashlib.sha256(raw) if raw is not None else _payload_hash(record)
+                    copy.write_row(
+                        (_record_key(record), digest.hexdigest(), Jsonb(record), raw, reasons)
+                    )
+            for record, _raw, reasons in rejected[:5]:
+                log.warning("quarantined record %s: %s", _record_key(record), "; ".join(reasons))
+            if len(rejected) > 5:
+                log.warning("... and %d more quarantined records in this chunk", len(rejected) - 5)
 
 
 def _step(
@@ -199,53 +262,55 @@ def _step(
 def load_batch(
     dsn: str,
     batch_id: str | uuid.UUID,
+    feed: Feed,
     *,
-    source: SourceInfo,
-    normalise: Normaliser,
-    exclude: Exclusion | None = None,
     chunk_size: int = 10_000,
     dag_id: str | None = None,
     run_id: str | None = None,
 ) -> LoadSummary:
-    """Normalise, validate, resolve and upsert one extracted landing batch, all or nothing."""
+    """Normalise, validate, resolve and upsert one extracted landing batch of ``feed``, all or
+    nothing; a bookmark feed's bookmark moves to the batch's end in the same transaction."""
     batch_uuid = uuid.UUID(str(batch_id))
+    source_id = feed.source_id
     started = time.monotonic()
     with connect(dsn) as conn:
         batch = execute(conn, "landing/get_batch.sql", {"batch_id": batch_uuid}).fetchone()
         if batch is None:
             raise BatchNotLoadable(f"landing batch {batch_uuid} does not exist")
-        _, batch_source, _, status, window_start, window_end, pages, landed = batch
-        if batch_source != source.source_id:
+        (_, batch_source, _, status, window_start, window_end, pages, landed) = batch[:8]
+        bookmark_from, bookmark_to = batch[8:]
+        if batch_source != source_id:
             raise BatchNotLoadable(
-                f"landing batch {batch_uuid} belongs to {batch_source}, not {source.source_id}"
+                f"landing batch {batch_uuid} belongs to {batch_source}, not {source_id}"
             )
         if status != "extracted":
             raise BatchNotLoadable(
                 f"landing batch {batch_uuid} is {status!r}; only an 'extracted' batch can load"
             )
-        # One load per source at a time: access_logs are recomputed from this source's events.
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (source.source_id,))
+        execute(conn, "load/lock_source.sql", {"source_id": source_id})
         execute(
             conn,
             "load/register_source.sql",
             {
-                "source_id": source.source_id,
-                "source_uuid": source_uuid(source.source_id),
-                "kind": source.kind,
-                "tenant_id": source.tenant_id,
-                "conn_id": source.conn_id,
+                "source_id": source_id,
+                "source_uuid": source_uuid(source_id),
+                "kind": feed.record_kind,
+                "tenant_id": feed.tenant_id,
+                "conn_id": feed.conn_id,
             },
         )
         conn.execute(sql("load/create_staging.sql"))  # type: ignore[arg-type]
-        loader = _BatchLoader(conn, source, normalise, exclude)
+        suite = suite_name(feed.record_kind, feed.expectations is not None)
+        loader = _BatchLoader(conn, feed, AccessEventValidator(suite, feed.expectations))
         for chunk in _chunks(conn, batch_uuid, chunk_size):
             loader.process_chunk(chunk)
             log.info(
-                "normalised %d of %d records (%d to load, %d quarantined)",
+                "normalised %d of %d records (%d to load, %d quarantined, %d excluded)",
                 loader.read,
                 landed,
                 loader.loaded,
                 loader.quarantined,
+                loader.excluded.total(),
             )
         if loader.excluded:
             log.info("excluded by configuration: %s", dict(loader.excluded))
@@ -253,7 +318,7 @@ def load_batch(
             raise RuntimeError(
                 f"landing batch {batch_uuid} says {landed} records but {loader.read} were read"
             )
-        params = {"batch_id": batch_uuid, "source_id": source.source_id}
+        params = {"batch_id": batch_uuid, "source_id": source_id}
         duplicates = _step(conn, "load/dedupe_staging.sql").rowcount
         _step(conn, "load/resolve_users.sql")
         new_users = _step(conn, "load/insert_new_users.sql").rowcount
@@ -263,15 +328,22 @@ def load_batch(
         _step(conn, "load/classify_changes.sql")
         inserted, updated, unchanged = execute(conn, "load/count_changes.sql").fetchone()
         _step(conn, "load/upsert_access_events.sql", params)
-        log_params = {**params, "scraper_id": source_uuid(source.source_id)}
+        log_params = {**params, "scraper_id": source_uuid(source_id)}
         _step(conn, "load/access_log_pairs_to_recompute.sql")
         _step(conn, "load/refresh_access_logs.sql", log_params)
         _step(conn, "load/delete_stale_access_logs.sql", log_params)
         _step(conn, "load/merge_new_access_logs.sql", log_params)
         _step(conn, "load/insert_quarantine.sql", params)
-        _record_validation(conn, batch_uuid, source.source_id, loader)
-        # The hash chain is global: serialise writers of audit.batches.
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('audit.batches'))")
+        record_validation(
+            conn,
+            batch_id=batch_uuid,
+            source_id=source_id,
+            suite_name=suite,
+            outcome=loader.validation,
+            failed_rows=loader.quarantined,
+        )
+        bookmark_advanced = _advance_bookmark(conn, params, bookmark_from, bookmark_to)
+        execute(conn, "load/lock_batch_chain.sql")
         counts = {
             "extracted": landed,
             "loaded": loader.loaded,
@@ -305,9 +377,12 @@ def load_batch(
     seconds = time.monotonic() - started
     summary = LoadSummary(
         batch_id=str(batch_uuid),
-        source_id=source.source_id,
-        window_start=window_start.isoformat(),
-        window_end=window_end.isoformat(),
+        source_id=source_id,
+        window_start=window_start.isoformat() if window_start else None,
+        window_end=window_end.isoformat() if window_end else None,
+        bookmark_from=bookmark_from,
+        bookmark_to=bookmark_to,
+        bookmark_advanced=bookmark_advanced,
         pages=pages,
         seconds=round(seconds, 3),
         batch_hash=batch_hash,
@@ -331,38 +406,28 @@ def load_batch(
     return summary
 
 
-def _record_validation(
-    conn: psycopg.Connection, batch_id: uuid.UUID, source_id: str, loader: _BatchLoader
-) -> None:
-    outcome = loader.validation
-    if outcome is None:  # nothing reached validation (empty window, or all rejected earlier)
-        return
-    validation_id = uuid.uuid4()
-    execute(
+def _advance_bookmark(
+    conn: psycopg.Connection,
+    params: dict[str, Any],
+    bookmark_from: Position | None,
+    bookmark_to: Position | None,
+) -> bool | None:
+    """Move the source's bookmark to the batch's end (None: not a bookmark batch, or a batch
+    that saw nothing new). False when another load moved it since this batch was extracted:
+    this batch's records are loaded, and the next extract starts from the stored position."""
+    if bookmark_to is None:
+        return None
+    (moved,) = execute(
         conn,
-        "load/insert_validation_run.sql",
-        {
-            "validation_id": validation_id,
-            "batch_id": batch_id,
-            "source_id": source_id,
-            "suite_name": SUITE_NAME,
-            "success": outcome.success,
-            "evaluated": outcome.evaluated,
-            "failed_rows": loader.quarantined,
-        },
-    )
-    with conn.cursor() as cursor:
-        cursor.executemany(
-            sql("load/insert_expectation_result.sql"),
-            [
-                {
-                    "validation_id": validation_id,
-                    "expectation": item.expectation,
-                    "column_name": item.column,
-                    "success": item.success,
-                    "unexpected_count": item.unexpected_count,
-                    "details": Jsonb(item.details),
-                }
-                for item in outcome.expectations.values()
-            ],
+        "bookmarks/advance_bookmark.sql",
+        {**params, "bookmark_from": Jsonb(bookmark_from), "bookmark_to": Jsonb(bookmark_to)},
+    ).fetchone()
+    if moved:
+        log.info("bookmark of %s moved to %s", params["source_id"], bookmark_to)
+    else:
+        log.warning(
+            "bookmark of %s not moved: it no longer stands at %s, where this batch started",
+            params["source_id"],
+            bookmark_from,
         )
+    return bool(moved)

@@ -15,6 +15,7 @@ from access_warehouse.paths import SQL_DIR
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
+VIEWS_DIR = SQL_DIR / "views"
 
 
 @cache
@@ -35,22 +36,9 @@ def connect(dsn: str, **kwargs: Any) -> psycopg.Connection:
     return psycopg.connect(dsn, options="-c TimeZone=UTC", **kwargs)
 
 
-def dsn_from_airflow(conn_id: str = "warehouse") -> str:
-    """The libpq connection string of an Airflow Postgres connection (the `warehouse` contract)."""
-    from airflow.sdk import BaseHook  # only where Airflow runs: the package works without it
-
-    connection = BaseHook.get_connection(conn_id)
-    return psycopg.conninfo.make_conninfo(
-        host=connection.host or None,
-        port=connection.port or None,
-        dbname=connection.schema or "postgres",
-        user=connection.login or None,
-        password=connection.password or None,
-    )
-
-
 def apply_migrations(dsn: str) -> list[str]:
-    """Apply every ``include/sql/migrations/NNNN_*.sql`` not yet recorded; return what was applied.
+    """Apply every ``include/sql/migrations/NNNN_*.sql`` not yet recorded, then the repeatable
+    ``include/sql/views/*.sql`` if any of them changed; return what was applied.
 
     Safe to call from many processes at once: an advisory lock serialises them, and each file runs
     in the same transaction as the row that records it.
@@ -85,7 +73,30 @@ def apply_migrations(dsn: str) -> list[str]:
                     )
                 log.info("applied migration %s", path.name)
                 applied.append(path.stem)
+            applied += _apply_repeatable(conn)
         finally:
             conn.execute("SELECT pg_advisory_unlock(hashtext('access_warehouse.migrations'))")
             conn.commit()
     return applied
+
+
+def _apply_repeatable(conn: psycopg.Connection) -> list[str]:
+    """Re-apply every view file, in name order and in one transaction, when any file's checksum
+    differs from the one recorded (views depend on each other: rebuilding all of them keeps
+    their order right). Tables never live here: they belong in the immutable migrations."""
+    files = {path.name: path.read_text() for path in sorted(VIEWS_DIR.glob("*.sql"))}
+    wanted = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in files.items()}
+    recorded = dict(conn.execute("SELECT name, checksum FROM etl.repeatable_scripts").fetchall())
+    if recorded == wanted:
+        return []
+    with conn.transaction():
+        for text in files.values():
+            conn.execute(text)  # type: ignore[arg-type]
+        conn.execute("DELETE FROM etl.repeatable_scripts")
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO etl.repeatable_scripts (name, checksum) VALUES (%s, %s)",
+                list(wanted.items()),
+            )
+    log.info("applied repeatable scripts %s", ", ".join(files))
+    return [f"views/{name}" for name in files]

@@ -1,4 +1,4 @@
-"""README command 1, end to end in its own process: `python -m access_warehouse.cli demo`."""
+"""README command 1, end to end in its own process: `python -m devtools.demo` (`make demo`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from access_warehouse.embedded import stop_embedded_warehouse
 from access_warehouse.paths import PROJECT_ROOT
+from devtools.embedded import stop_embedded_warehouse
 
 ROW = re.compile(
     r"^(\d{4}-\d{2}-\d{2} 00:00)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s", re.M
@@ -27,15 +27,14 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
 
 def demo(data_dir: Path) -> str:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
-    env["PYTHONPATH"] = str(PROJECT_ROOT / "plugins")
+    env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)])
     result = subprocess.run(
         [
             sys.executable,
             "-m",
-            "access_warehouse.cli",
+            "devtools.demo",
             "--data-dir",
             str(data_dir),
-            "demo",
             "--days",
             "2",
             "--signins-per-day",
@@ -63,4 +62,6 @@ def test_demo_prints_intervals_and_a_rerun_changes_nothing(data_dir: Path) -> No
     assert [row[0] for row in again] == [row[0] for row in first]
     assert all(row[4] == "0" and row[5] == "0" for row in again), "a rerun changes no row"
     assert "psql" in output and "auditor.sign_ins" in output
+    assert "source kinds registered: entra" in output
+    assert re.search(r"entra_signins\s+entra:contoso:signins\s+time window", output)
     assert (data_dir / "demo-airflow.log").stat().st_size > 0

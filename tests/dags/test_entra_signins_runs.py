@@ -12,17 +12,18 @@ import pytest
 from dag_runs import load_dags, run, use_config, use_graph, use_warehouse
 from warehouse_asserts import audit_snapshot, event_ids
 
-from access_warehouse.config import SIGNIN_EVENT_TYPES
-from access_warehouse.simulator.server import FaultConfig, GraphSimulator, SimClock
-from access_warehouse.simulator.tenant import TenantConfig
+from access_warehouse.sources.entra import SIGNIN_EVENT_TYPES
+from devtools.graph_simulator.server import FaultConfig, GraphSimulator, SimClock
+from devtools.graph_simulator.tenant import TenantConfig
 
 SOURCE_ID = "entra:contoso:signins"
 DAY = datetime(2026, 11, 10, tzinfo=UTC)
 LOOKBACK = timedelta(minutes=60)
 
 TEST_SOURCES = """
-entra_tenants:
-  - name: contoso
+sources:
+  - kind: entra
+    name: contoso
     tenant_id: contoso
     conn_id: msgraph_default
     signins:

@@ -12,16 +12,17 @@ import pytest
 from dag_runs import load_dags, run, use_config, use_graph, use_warehouse
 from warehouse_asserts import audit_snapshot, event_ids
 
-from access_warehouse.simulator.server import FaultConfig, GraphSimulator, SimClock
-from access_warehouse.simulator.tenant import TenantConfig
+from devtools.graph_simulator.server import FaultConfig, GraphSimulator, SimClock
+from devtools.graph_simulator.tenant import TenantConfig
 
 DAY = datetime(2026, 11, 10, tzinfo=UTC)
 LOOKBACK = timedelta(minutes=60)
 EXCLUDED_CATEGORY = "Policy"
 
 SOURCES = f"""
-entra_tenants:
-  - name: contoso
+sources:
+  - kind: entra
+    name: contoso
     tenant_id: contoso
     conn_id: msgraph_default
     default: true
@@ -31,7 +32,8 @@ entra_tenants:
     directory_audits:
       page_size: 500
       max_attempts: 3
-  - name: fabrikam
+  - kind: entra
+    name: fabrikam
     tenant_id: fabrikam
     conn_id: msgraph_fabrikam
     signins:

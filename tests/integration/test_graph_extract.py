@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from access_warehouse.config import SIGNIN_EVENT_TYPES, EntraTenantConfig
-from access_warehouse.entra import graph_query
-from access_warehouse.extract import make_graph_hook
-from access_warehouse.local_env import msgraph_connection
-from access_warehouse.simulator.server import FaultConfig, GraphSimulator, SimClock
-from access_warehouse.simulator.tenant import TenantConfig
-from access_warehouse.sources.graph import GraphHTTPError, RequestStats, _wait_for, fetch_window
+from access_warehouse.landing import ExtractWindow
+from access_warehouse.sources.base import FetchRequest, RequestStats
+from access_warehouse.sources.entra import SIGNIN_EVENT_TYPES, EntraSource
+from access_warehouse.sources.graph import GraphFeedQuery, GraphHTTPError, _wait_for, fetch_pages
+from devtools.graph_simulator.server import FaultConfig, GraphSimulator, SimClock
+from devtools.graph_simulator.tenant import TenantConfig
+from devtools.local_env import msgraph_connection
 
 DAY = datetime(2026, 11, 10, tzinfo=UTC)
 
@@ -40,9 +39,10 @@ def graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GraphSimu
         yield simulator
 
 
-def tenant(**signins: object) -> EntraTenantConfig:
-    return EntraTenantConfig.model_validate(
+def tenant(**signins: object) -> EntraSource:
+    return EntraSource.model_validate(
         {
+            "kind": "entra",
             "name": "contoso",
             "tenant_id": "contoso",
             "conn_id": "msgraph_default",
@@ -51,14 +51,16 @@ def tenant(**signins: object) -> EntraTenantConfig:
     )
 
 
-def fetch(query, on_page) -> RequestStats:
-    return asyncio.run(
-        fetch_window(make_graph_hook(query), query, DAY, DAY + timedelta(days=1), on_page)
-    )
+def fetch(query: GraphFeedQuery, on_page: Callable[[str | None, list[dict]], None]) -> RequestStats:
+    """Page one day through the provider's hook, as the extract does."""
+    request = FetchRequest(window=ExtractWindow(DAY, DAY + timedelta(days=1)))
+    for page in fetch_pages(query, request):
+        on_page(page.stream, page.records)
+    return request.stats
 
 
 def test_token_expiring_mid_window_is_renewed(graph: GraphSimulator) -> None:
-    query = graph_query(tenant(), "signins")
+    query = tenant().graph_query("signins")
     seen: list[str] = []
 
     def on_page(_stream: str | None, records: list[dict]) -> None:
@@ -76,7 +78,7 @@ def test_token_expiring_mid_window_is_renewed(graph: GraphSimulator) -> None:
 
 
 def test_v1_reads_one_unfiltered_stream_without_mfa_fields(graph: GraphSimulator) -> None:
-    query = graph_query(tenant(api_version="v1.0"), "signins")
+    query = tenant(api_version="v1.0").graph_query("signins")
     assert query.streams == (None,)
     records: list[dict] = []
 
@@ -89,7 +91,7 @@ def test_v1_reads_one_unfiltered_stream_without_mfa_fields(graph: GraphSimulator
 
 def test_persistent_server_errors_fail_after_max_attempts(graph: GraphSimulator) -> None:
     graph.faults.error_rate = 1.0
-    query = graph_query(tenant(max_attempts=2), "signins")
+    query = tenant(max_attempts=2).graph_query("signins")
 
     with pytest.raises(GraphHTTPError) as error:
         fetch(query, lambda _stream, _page: None)

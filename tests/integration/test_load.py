@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,26 +12,39 @@ import pytest
 from warehouse_asserts import audit_snapshot
 
 from access_warehouse.landing import ExtractWindow, LandingBatch
-from access_warehouse.load import BatchNotLoadable, SourceInfo, load_batch
-from access_warehouse.normalise.signins import normalise_signin
+from access_warehouse.load import BatchNotLoadable, load_batch
+from access_warehouse.sources.base import Feed, Normaliser
+from access_warehouse.sources.entra import EntraSource
+from access_warehouse.sources.entra.signins import normalise_signin
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "signins"
-SOURCE = SourceInfo(source_id="entra:test:signins", kind="entra_signins", tenant_id="test")
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "entra_signins"
+SIGNINS = EntraSource(kind="entra", name="test", tenant_id="test", conn_id="msgraph_default").feed(
+    "signins"
+)
 WINDOW = ExtractWindow(
     datetime(2020, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC), timedelta(0)
 )
 
 
+def feed(normalise: Normaliser) -> Feed:
+    """The test tenant's sign-in feed with another normaliser."""
+    return replace(SIGNINS, normalise=normalise)
+
+
 def fixture_records() -> tuple[list[dict], list[dict]]:
     valid, invalid = [], []
     for path in sorted(FIXTURES.glob("*.json")):
+        if path.name.endswith(".expected.json"):
+            continue
         record = json.loads(path.read_text())
         (invalid if path.name.startswith("invalid_") else valid).append(record)
     return valid, invalid
 
 
 def land(dsn: str, pages: list[list[dict]], status: str = "extracted") -> str:
-    batch = LandingBatch(dsn, source_id=SOURCE.source_id, source_kind=SOURCE.kind, window=WINDOW)
+    batch = LandingBatch(
+        dsn, source_id=SIGNINS.source_id, source_kind=SIGNINS.record_kind, window=WINDOW
+    )
     for page in pages:
         batch.write_page(page)
     batch.finish(status)
@@ -42,7 +56,7 @@ def test_load_counts_quarantine_and_lineage(warehouse_dsn: str) -> None:
     valid, invalid = fixture_records()
     batch_id = land(warehouse_dsn, [valid[:5], valid[5:] + invalid])
 
-    summary = load_batch(warehouse_dsn, batch_id, source=SOURCE, normalise=normalise_signin)
+    summary = load_batch(warehouse_dsn, batch_id, feed(normalise_signin))
 
     assert summary.extracted == len(valid) + len(invalid)
     assert summary.quarantined == len(invalid)
@@ -70,14 +84,10 @@ def test_load_counts_quarantine_and_lineage(warehouse_dsn: str) -> None:
 
 def test_rerun_changes_no_row(warehouse_dsn: str) -> None:
     valid, _ = fixture_records()
-    load_batch(
-        warehouse_dsn, land(warehouse_dsn, [valid]), source=SOURCE, normalise=normalise_signin
-    )
+    load_batch(warehouse_dsn, land(warehouse_dsn, [valid]), feed(normalise_signin))
     before = audit_snapshot(warehouse_dsn)
 
-    again = load_batch(
-        warehouse_dsn, land(warehouse_dsn, [valid]), source=SOURCE, normalise=normalise_signin
-    )
+    again = load_batch(warehouse_dsn, land(warehouse_dsn, [valid]), feed(normalise_signin))
 
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, len(valid))
     assert audit_snapshot(warehouse_dsn) == before
@@ -93,8 +103,7 @@ def test_duplicates_within_a_batch_collapse(warehouse_dsn: str) -> None:
     summary = load_batch(
         warehouse_dsn,
         land(warehouse_dsn, [valid, valid[:3]]),
-        source=SOURCE,
-        normalise=normalise_signin,
+        feed(normalise_signin),
     )
     assert summary.duplicates == 3
     assert summary.inserted == len(valid)
@@ -103,14 +112,10 @@ def test_duplicates_within_a_batch_collapse(warehouse_dsn: str) -> None:
 
 def test_changed_event_is_updated(warehouse_dsn: str) -> None:
     valid, _ = fixture_records()
-    load_batch(
-        warehouse_dsn, land(warehouse_dsn, [valid]), source=SOURCE, normalise=normalise_signin
-    )
+    load_batch(warehouse_dsn, land(warehouse_dsn, [valid]), feed(normalise_signin))
     changed = [dict(valid[0], riskState="remediated"), *valid[1:]]
 
-    summary = load_batch(
-        warehouse_dsn, land(warehouse_dsn, [changed]), source=SOURCE, normalise=normalise_signin
-    )
+    summary = load_batch(warehouse_dsn, land(warehouse_dsn, [changed]), feed(normalise_signin))
 
     assert (summary.inserted, summary.updated) == (0, 1)
     with psycopg.connect(warehouse_dsn) as conn:
@@ -123,9 +128,7 @@ def test_changed_event_is_updated(warehouse_dsn: str) -> None:
 
 def test_failed_load_leaves_audit_untouched(warehouse_dsn: str) -> None:
     valid, _ = fixture_records()
-    load_batch(
-        warehouse_dsn, land(warehouse_dsn, [valid[:4]]), source=SOURCE, normalise=normalise_signin
-    )
+    load_batch(warehouse_dsn, land(warehouse_dsn, [valid[:4]]), feed(normalise_signin))
     before = audit_snapshot(warehouse_dsn)
     batch_id = land(warehouse_dsn, [valid])
     calls = 0
@@ -138,13 +141,13 @@ def test_failed_load_leaves_audit_untouched(warehouse_dsn: str) -> None:
         return normalise_signin(record, source_id)
 
     with pytest.raises(MemoryError):
-        load_batch(warehouse_dsn, batch_id, source=SOURCE, normalise=breaks_midway)
+        load_batch(warehouse_dsn, batch_id, feed(breaks_midway))
 
     assert audit_snapshot(warehouse_dsn) == before
     with psycopg.connect(warehouse_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM audit.batches").fetchone()[0] == 1
     # the batch is still loadable: the retry completes it
-    summary = load_batch(warehouse_dsn, batch_id, source=SOURCE, normalise=normalise_signin)
+    summary = load_batch(warehouse_dsn, batch_id, feed(normalise_signin))
     assert summary.loaded == len(valid)
 
 
@@ -152,11 +155,11 @@ def test_only_extracted_batches_load(warehouse_dsn: str) -> None:
     valid, _ = fixture_records()
     failed = land(warehouse_dsn, [valid[:2]], status="failed")
     with pytest.raises(BatchNotLoadable, match="'failed'"):
-        load_batch(warehouse_dsn, failed, source=SOURCE, normalise=normalise_signin)
+        load_batch(warehouse_dsn, failed, feed(normalise_signin))
     loaded = land(warehouse_dsn, [valid[:2]])
-    load_batch(warehouse_dsn, loaded, source=SOURCE, normalise=normalise_signin)
+    load_batch(warehouse_dsn, loaded, feed(normalise_signin))
     with pytest.raises(BatchNotLoadable, match="'loaded'"):
-        load_batch(warehouse_dsn, loaded, source=SOURCE, normalise=normalise_signin)
+        load_batch(warehouse_dsn, loaded, feed(normalise_signin))
 
 
 def test_identity_mapping_joins_aliases_to_one_person(warehouse_dsn: str) -> None:
@@ -167,8 +170,7 @@ def test_identity_mapping_joins_aliases_to_one_person(warehouse_dsn: str) -> Non
     load_batch(
         warehouse_dsn,
         land(warehouse_dsn, [user_records[:1]]),
-        source=SOURCE,
-        normalise=normalise_signin,
+        feed(normalise_signin),
     )
     with psycopg.connect(warehouse_dsn) as conn:
         person = conn.execute("SELECT external_user_id FROM audit.access_events").fetchone()[0]
@@ -182,8 +184,7 @@ def test_identity_mapping_joins_aliases_to_one_person(warehouse_dsn: str) -> Non
     load_batch(
         warehouse_dsn,
         land(warehouse_dsn, [user_records]),
-        source=SOURCE,
-        normalise=normalise_signin,
+        feed(normalise_signin),
     )
 
     with psycopg.connect(warehouse_dsn) as conn:
@@ -204,9 +205,7 @@ def test_expectation_failures_quarantine_the_whole_record(warehouse_dsn: str) ->
             second["outcome"] = "maybe"  # breaks the outcome expectation
         return [event, second]
 
-    summary = load_batch(
-        warehouse_dsn, land(warehouse_dsn, [valid]), source=SOURCE, normalise=two_events_per_record
-    )
+    summary = load_batch(warehouse_dsn, land(warehouse_dsn, [valid]), feed(two_events_per_record))
 
     assert (summary.extracted, summary.loaded, summary.quarantined) == (
         len(valid),
@@ -230,9 +229,7 @@ def test_expectation_failures_quarantine_the_whole_record(warehouse_dsn: str) ->
 
 
 def test_an_empty_window_loads_as_an_empty_batch(warehouse_dsn: str) -> None:
-    summary = load_batch(
-        warehouse_dsn, land(warehouse_dsn, []), source=SOURCE, normalise=normalise_signin
-    )
+    summary = load_batch(warehouse_dsn, land(warehouse_dsn, []), feed(normalise_signin))
 
     assert (summary.extracted, summary.loaded, summary.quarantined, summary.events) == (0, 0, 0, 0)
     with psycopg.connect(warehouse_dsn) as conn:
@@ -262,9 +259,7 @@ def test_access_logs_stay_exact_through_new_changed_and_remapped_events(
     assert len(successes) >= 4
 
     def load(records: list[dict]) -> None:
-        load_batch(
-            warehouse_dsn, land(warehouse_dsn, [records]), source=SOURCE, normalise=normalise_signin
-        )
+        load_batch(warehouse_dsn, land(warehouse_dsn, [records]), feed(normalise_signin))
 
     def assert_exact() -> None:
         with psycopg.connect(warehouse_dsn) as conn:

@@ -27,7 +27,7 @@ from graph_http import (
     simulator_fixtures,
 )
 
-from access_warehouse.simulator import (
+from devtools.graph_simulator import (
     EVENT_TYPES,
     V1_FIELDS,
     FaultConfig,
@@ -353,7 +353,7 @@ def test_admin_api_moves_the_clock_and_reports_stats(
 def test_cli_prints_state_and_stops_on_sigterm(tmp_path: Path) -> None:
     state_file = tmp_path / "state.json"
     command = [
-        sys.executable, "-m", "access_warehouse.simulator", "--port", "0",
+        sys.executable, "-m", "devtools.graph_simulator", "--port", "0",
         "--tenant-id", "cli-tenant", "--signins-per-day", "100", "--no-throttle",
         "--cert-dir", str(tmp_path / "cert"), "--state-file", str(state_file),
     ]  # fmt: skip

@@ -22,8 +22,8 @@ from graph_http import (
     simulator_fixtures,
 )
 
-from access_warehouse.normalise.directory_audits import normalise_directory_audit
-from access_warehouse.simulator import (
+from access_warehouse.sources.entra.directory_audits import normalise_directory_audit
+from devtools.graph_simulator import (
     DIRECTORY_AUDIT_CATEGORIES,
     FaultConfig,
     GraphSimulator,
@@ -33,7 +33,7 @@ from access_warehouse.simulator import (
     TenantConfig,
     parse_directory_audit_filter,
 )
-from access_warehouse.simulator.__main__ import _parse_args, _tenants
+from devtools.graph_simulator.__main__ import _parse_args, _tenants
 
 pytestmark = pytest.mark.integration
 

@@ -19,35 +19,61 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_shipped_config_is_valid() -> None:
     config = load_sources()
-    tenant = config.entra_tenants[0]
+    tenant = config.source("contoso", "entra")
     assert tenant.default and tenant.dag_id("signins") == "entra_signins"
     assert tenant.source_id("signins") == f"entra:{tenant.name}:signins"
+    assert [feed.dag_id for feed in config.feeds()] == ["entra_signins", "entra_directory_audits"]
 
 
-def test_error_names_file_key_and_problem(tmp_path: Path) -> None:
+ACME = "  - kind: entra\n    name: acme\n    tenant_id: t\n    conn_id: msgraph_acme\n"
+
+
+def test_error_names_file_key_source_and_problem(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        "entra_tenants:\n  - name: acme\n    tenant_id: t\n    conn_id: msgraph_acme\n"
-        "    signins:\n      schedule: 'every day'\n      lookback_minutes: -5\n",
+        "sources:\n"
+        + ACME
+        + "    signins:\n      schedule: 'every day'\n      lookback_minutes: -5\n",
     )
     with pytest.raises(ConfigError) as error:
         load_sources(path)
     message = str(error.value)
     assert str(path) in message
-    assert "entra_tenants.0.signins.schedule" in message and "cron" in message
-    assert "entra_tenants.0.signins.lookback_minutes" in message
+    assert "sources.0.signins.schedule (source 'acme', kind 'entra')" in message
+    assert "cron" in message
+    assert "sources.0.signins.lookback_minutes" in message
 
 
 def test_unknown_keys_and_duplicate_tenants_are_rejected(tmp_path: Path) -> None:
-    tenant = "  - name: acme\n    tenant_id: t\n    conn_id: msgraph_acme\n"
-    with pytest.raises(ConfigError, match="repeated: \\['acme'\\]"):
-        load_sources(write(tmp_path, "entra_tenants:\n" + tenant + tenant))
-    with pytest.raises(ConfigError, match=r"entra_tenants\.0\.colour"):
-        load_sources(write(tmp_path, "entra_tenants:\n" + tenant + "    colour: red\n"))
+    with pytest.raises(ConfigError, match=r"repeated: \['entra:acme'\]"):
+        load_sources(write(tmp_path, "sources:\n" + ACME + ACME))
+    with pytest.raises(ConfigError, match=r"sources\.0\.colour .*Extra inputs"):
+        load_sources(write(tmp_path, "sources:\n" + ACME + "    colour: red\n"))
+    with pytest.raises(ConfigError, match="at most one entra source may be the default"):
+        other = ACME.replace("acme", "acme2")
+        text = "sources:\n" + ACME + "    default: true\n" + other + "    default: true\n"
+        load_sources(write(tmp_path, text))
+
+
+def test_unknown_or_missing_kind_lists_the_known_kinds(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_sources(write(tmp_path, "sources:\n  - kind: oracle_audit\n    name: erp\n"))
+    message = str(error.value)
+    assert "sources.0 (source 'erp', kind 'oracle_audit'): unknown kind 'oracle_audit'" in message
+    assert "known kinds: " in message and "entra" in message
+    with pytest.raises(ConfigError, match=r"missing 'kind'; known kinds: .*entra"):
+        load_sources(write(tmp_path, "sources:\n  - name: erp\n"))
+
+
+def test_the_old_layout_gets_a_way_forward(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"replaced by `sources:`.*kind: entra"):
+        load_sources(write(tmp_path, "entra_tenants:\n  - name: acme\n"))
+    with pytest.raises(ConfigError, match="unknown top-level keys \\['tenants'\\]"):
+        load_sources(write(tmp_path, "tenants: []\n"))
 
 
 def test_bad_yaml_is_reported_with_the_file(tmp_path: Path) -> None:
-    path = write(tmp_path, "entra_tenants: [\n")
+    path = write(tmp_path, "sources: [\n")
     with pytest.raises(ConfigError, match="not valid YAML") as error:
         load_sources(path)
     assert str(path) in str(error.value)

@@ -1,4 +1,4 @@
-"""Unit tests for access_warehouse.normalise.directory_audits (Graph directoryAudit -> events)."""
+"""Unit tests for access_warehouse.sources.entra.directory_audits (directoryAudit -> events)."""
 
 from __future__ import annotations
 
@@ -14,20 +14,18 @@ from normalise_asserts import (
     assert_rejected_in_order,
     assert_source_id_required,
     load_fixture,
+    split,
     valid_fixtures,
 )
 
 from access_warehouse.contract import NORMALISED_COLUMNS, NormalisationError, content_hash
-from access_warehouse.normalise.directory_audits import (
-    normalise_directory_audit,
-    normalise_directory_audits,
-)
-from access_warehouse.normalise.signins import normalise_signin
 from access_warehouse.resolve import config_item_id
+from access_warehouse.sources.entra.directory_audits import normalise_directory_audit
+from access_warehouse.sources.entra.signins import normalise_signin
 
 SOURCE = "entra-contoso-audits"
-VALID_FIXTURES = valid_fixtures("directory_audits")
-load = partial(load_fixture, "directory_audits")
+VALID_FIXTURES = valid_fixtures("entra_directory_audits")
+load = partial(load_fixture, "entra_directory_audits")
 
 ADELE_ID = "87d349ed-44d7-43e1-9a83-5f2406dee5bd"
 MEGAN_ID = "2a4c6e8f-1b3d-4f5a-8c7e-9d0b1a2c3e4f"
@@ -61,7 +59,7 @@ def modified(event: dict) -> dict:
 
 def test_fixtures_present():
     assert len(VALID_FIXTURES) >= 12
-    assert {p.stem for p in (FIXTURES / "directory_audits").glob("invalid_*.json")} == {
+    assert {p.stem for p in (FIXTURES / "entra_directory_audits").glob("invalid_*.json")} == {
         "invalid_missing_id",
         "invalid_bad_activity_datetime",
     }
@@ -94,7 +92,7 @@ def test_input_record_is_not_modified(name):
 
 
 def test_event_ids_are_unique_across_fixtures():
-    events, rejected = normalise_directory_audits([load(n) for n in VALID_FIXTURES], SOURCE)
+    events, rejected = split(normalise_directory_audit, [load(n) for n in VALID_FIXTURES], SOURCE)
     assert rejected == []
     assert len({e["event_id"] for e in events}) == len(events)
 
@@ -200,7 +198,7 @@ def test_application_credential_change_resolves_to_the_app_id():
 
 def test_application_credential_change_and_sign_in_share_one_config_item():
     audit = one_event("app_credentials_secret_added")
-    signin_record = load_fixture("signins", "v1_interactive")
+    signin_record = load_fixture("entra_signins", "v1_interactive")
     signin_record.update(appId=PAYROLL_APP_ID, appDisplayName="payroll-sync")
     signin = normalise_signin(signin_record, "entra-contoso-signins")
     assert (signin["target_type"], signin["target_external_id"]) == (
@@ -780,22 +778,20 @@ def test_numeric_id_is_accepted_as_text():
 
 
 def test_empty_source_id_is_a_caller_error():
-    assert_source_id_required(
-        normalise_directory_audit, normalise_directory_audits, load("user_add_member_to_role")
-    )
+    assert_source_id_required(normalise_directory_audit, load("user_add_member_to_role"))
 
 
-# --- batch API and hashing ----------------------------------------------------------------
+# --- the shared guard and hashing ----------------------------------------------------------------
 
 
-def test_normalise_directory_audits_splits_events_and_rejects_in_order():
+def test_the_shared_guard_splits_events_and_rejects_in_order():
     role = load("user_add_member_to_role")
     pim = load("pim_role_activation_several_targets")
     failure = load("failure_self_service_password_reset")
     missing_id = load("invalid_missing_id")
     bad_time = load("invalid_bad_activity_datetime")
-    events, rejected = normalise_directory_audits(
-        iter([role, missing_id, pim, failure, bad_time]), SOURCE
+    events, rejected = split(
+        normalise_directory_audit, [role, missing_id, pim, failure, bad_time], SOURCE
     )
     assert [e["event_id"] for e in events] == [
         f"{role['id']}:0",

@@ -1,4 +1,4 @@
-"""Unit tests for access_warehouse.normalise.signins (Graph signIn -> access event)."""
+"""Unit tests for access_warehouse.sources.entra.signins (Graph signIn -> access event)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,16 @@ from normalise_asserts import (
     assert_rejected_in_order,
     assert_source_id_required,
     load_fixture,
+    split,
     valid_fixtures,
 )
 
 from access_warehouse.contract import NormalisationError, content_hash
-from access_warehouse.normalise.signins import normalise_signin, normalise_signins
+from access_warehouse.sources.entra.signins import normalise_signin
 
 SOURCE = "entra-contoso"
-VALID_FIXTURES = valid_fixtures("signins")
-load = partial(load_fixture, "signins")
+VALID_FIXTURES = valid_fixtures("entra_signins")
+load = partial(load_fixture, "entra_signins")
 
 
 def event_of(name: str, **changes) -> dict:
@@ -468,18 +469,18 @@ def test_odd_nested_shapes_do_not_crash():
 
 
 def test_empty_source_id_is_a_caller_error():
-    assert_source_id_required(normalise_signin, normalise_signins, load("v1_interactive"))
+    assert_source_id_required(normalise_signin, load("v1_interactive"))
 
 
-# --- batch API and hashing ----------------------------------------------------------------
+# --- the shared guard and hashing ----------------------------------------------------------------
 
 
-def test_normalise_signins_splits_events_and_rejects_in_order():
+def test_the_shared_guard_splits_events_and_rejects_in_order():
     good = [load(name) for name in VALID_FIXTURES]
     missing_id = load("invalid_missing_id")
     bad_time = load("invalid_bad_created")
     records = [good[0], missing_id, *good[1:], bad_time]
-    events, rejected = normalise_signins(iter(records), SOURCE)
+    events, rejected = split(normalise_signin, records, SOURCE)
     assert [e["event_id"] for e in events] == [r["id"] for r in good]
     assert_rejected_in_order(events, rejected, missing_id, bad_time)
 

@@ -1,1 +1,1 @@
-COPY landing.records (batch_id, page_no, record_no, payload) FROM STDIN
+COPY landing.records (batch_id, page_no, record_no, payload, raw) FROM STDIN

@@ -1,1 +1,1 @@
-COPY staging_quarantine (record_key, payload_hash, payload, reasons) FROM STDIN
+COPY staging_quarantine (record_key, payload_hash, payload, raw, reasons) FROM STDIN

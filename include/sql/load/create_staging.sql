@@ -18,5 +18,6 @@ CREATE TEMP TABLE staging_quarantine (
     record_key   text,
     payload_hash text NOT NULL,
     payload      jsonb NOT NULL,
+    raw          bytea,
     reasons      text[] NOT NULL
 ) ON COMMIT DROP;

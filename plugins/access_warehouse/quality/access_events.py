@@ -1,8 +1,9 @@
 """Validation of normalised access events with a Great Expectations suite.
 
 Rows that break a row-level expectation are held back for quarantine with the names of the
-expectations they broke; the rest go on to resolution. The suite here covers the contract's
-required columns; fuller suites per source come with their own issue.
+expectations they broke; the rest go on to resolution. Every feed is validated by the shared
+suite (the contract's required columns and enums) plus the expectations its source kind adds
+(``Feed.expectations``).
 """
 
 from __future__ import annotations
@@ -15,8 +16,16 @@ import pandas as pd
 
 from access_warehouse.contract import ACTOR_TYPES, NORMALISED_COLUMNS, OUTCOMES, REQUIRED_COLUMNS
 from access_warehouse.quality.gx import ephemeral_context, import_gx
+from access_warehouse.sources.base import ExpectationFactory
 
 SUITE_NAME = "access_events.required_columns"
+
+
+def suite_name(record_kind: str, has_extra: bool) -> str:
+    """The shared suite's name, or ``access_events.<record kind>`` when the kind adds to it."""
+    return f"access_events.{record_kind}" if has_extra else SUITE_NAME
+
+
 ROW_ID = "_row_no"
 
 
@@ -53,10 +62,11 @@ class ValidationOutcome:
                 mine.unexpected_count += outcome.unexpected_count
 
 
-def build_suite(gx: Any) -> Any:
-    """Required-columns suite: every contract column exists, required ones are set, enums hold."""
+def build_suite(gx: Any, name: str = SUITE_NAME, extra: ExpectationFactory | None = None) -> Any:
+    """The shared suite (every contract column exists, required ones are set, enums hold) plus
+    the ``extra`` expectations of a source kind."""
     expectations = gx.expectations
-    suite = gx.ExpectationSuite(name=SUITE_NAME)
+    suite = gx.ExpectationSuite(name=name)
     for column in NORMALISED_COLUMNS:
         suite.add_expectation(expectations.ExpectColumnToExist(column=column))
     for column in REQUIRED_COLUMNS:
@@ -67,18 +77,21 @@ def build_suite(gx: Any) -> Any:
     suite.add_expectation(
         expectations.ExpectColumnValuesToBeInSet(column="actor_type", value_set=sorted(ACTOR_TYPES))
     )
+    for expectation in extra(gx) if extra else ():
+        suite.add_expectation(expectation)
     return suite
 
 
 class AccessEventValidator:
     """Builds the GX context and suite once, then validates chunk after chunk."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = SUITE_NAME, extra: ExpectationFactory | None = None) -> None:
         gx = import_gx()
+        self.name = name
         self._context = ephemeral_context()
         asset = self._context.data_sources.add_pandas("access_events").add_dataframe_asset("chunk")
         self._batch_definition = asset.add_batch_definition_whole_dataframe("whole_chunk")
-        self._suite = self._context.suites.add(build_suite(gx))
+        self._suite = self._context.suites.add(build_suite(gx, name, extra))
 
     def validate(self, events: list[dict[str, Any]]) -> ValidationOutcome:
         frame = pd.DataFrame.from_records(events, columns=list(NORMALISED_COLUMNS))

@@ -13,10 +13,10 @@ and renews the token after a 401 by evicting the hook's cached adapter.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,8 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential_jitter,
 )
+
+from access_warehouse.sources.base import FetchRequest, Page, RequestStats
 
 log = logging.getLogger(__name__)
 
@@ -100,18 +102,6 @@ class GraphFeedQuery:
     max_wait_s: float = 120.0
 
 
-@dataclass
-class RequestStats:
-    requests: int = 0
-    retries: int = 0
-    throttled: int = 0
-    server_errors: int = 0
-    connection_errors: int = 0
-    token_renewals: int = 0
-    waited_s: float = 0.0
-    by_stream: dict[str, int] = field(default_factory=dict)
-
-
 def window_filter(time_field: str, start: datetime, end: datetime, extra: str | None) -> str:
     """Graph ``$filter`` for ``start <= time_field < end`` (UTC, no quotes, as Graph expects)."""
     fmt = "%Y-%m-%dT%H:%M:%SZ"
@@ -134,30 +124,22 @@ def _wait_for(
     return fallback(state)
 
 
-#: Called once per page with the stream's extra filter (None for an unfiltered stream) and the
-#: page's records; it must be done with them (land them) before returning.
-PageHandler = Callable[[str | None, list[dict[str, Any]]], None]
-
-
 async def fetch_window(
     hook: Any,
     query: GraphFeedQuery,
     start: datetime,
     end: datetime,
-    on_page: PageHandler,
     stats: RequestStats | None = None,
-) -> RequestStats:
-    """Read every record of ``[start, end)`` of each stream of ``query``, one page at a time.
+) -> AsyncIterator[tuple[str | None, list[Any]]]:
+    """Yield ``(stream, records)`` for every page of ``[start, end)`` of each stream of
+    ``query`` (``stream`` is the stream's extra filter, None for an unfiltered one).
 
-    ``hook`` is a ``KiotaRequestAdapterHook`` for ``query.conn_id``/``query.api_version``.
-    ``on_page(stream, records)`` is called once per page, in order; it must finish with the page
-    (land it) before returning, because the next page replaces it. The hook's cached adapter is
-    closed before returning, in this event loop.
+    ``hook`` is a ``KiotaRequestAdapterHook`` for ``query.conn_id``/``query.api_version``. The
+    next page is requested only when the caller asks for it, so memory holds one page. The
+    hook's cached adapter is closed when the generator finishes or is closed, in its loop.
     """
-    stats = stats or RequestStats()
+    stats = stats if stats is not None else RequestStats()
     backoff = wait_exponential_jitter(initial=1, max=30)
-    started = time.monotonic()
-    records_seen = 0
 
     async def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -219,17 +201,7 @@ async def fetch_window(
                 response = await get(url, params)
                 records = response.get("value", []) if isinstance(response, dict) else []
                 pages += 1
-                records_seen += len(records)
-                on_page(stream, records)
-                elapsed = time.monotonic() - started
-                log.info(
-                    "page %d of stream %s: %d records (%d so far, %.0f records/s)",
-                    pages,
-                    stream or "all",
-                    len(records),
-                    records_seen,
-                    records_seen / elapsed if elapsed else 0.0,
-                )
+                yield stream, records
                 url = response.get("@odata.nextLink") if isinstance(response, dict) else None
                 params = None  # the next link carries the query
                 if url:
@@ -237,4 +209,31 @@ async def fetch_window(
             stats.by_stream[stream or "all"] = pages
     finally:
         await hook.close()
-    return stats
+
+
+def make_graph_hook(query: GraphFeedQuery) -> Any:
+    """The provider's hook for the query's ``msgraph`` connection and API version."""
+    from airflow.providers.microsoft.azure.hooks.msgraph import KiotaRequestAdapterHook
+
+    return KiotaRequestAdapterHook(
+        conn_id=query.conn_id, api_version=query.api_version, timeout=query.timeout_s
+    )
+
+
+def fetch_pages(query: GraphFeedQuery, request: FetchRequest) -> Iterator[Page]:
+    """The pages of ``request.window`` as a plain iterator (the :data:`Fetcher` interface):
+    one event loop drives :func:`fetch_window` a page at a time."""
+    window = request.window
+    hook = make_graph_hook(query)
+    pages = fetch_window(hook, query, window.start, window.end, request.stats)
+    loop = asyncio.new_event_loop()
+    try:
+        while True:
+            try:
+                stream, records = loop.run_until_complete(anext(pages))
+            except StopAsyncIteration:
+                return
+            yield Page(records=records, stream=stream)
+    finally:
+        loop.run_until_complete(pages.aclose())
+        loop.close()

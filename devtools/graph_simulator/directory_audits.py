@@ -158,7 +158,7 @@ _DETAIL_TARGETS = frozenset(
 
 
 class DirectoryAuditLog:
-    """Directory audits of one :class:`~access_warehouse.simulator.tenant.SyntheticTenant`."""
+    """Directory audits of one :class:`~devtools.graph_simulator.tenant.SyntheticTenant`."""
 
     def __init__(self, tenant: SyntheticTenant) -> None:
         self.tenant = tenant

@@ -2,7 +2,7 @@
 synthetic tenant.
 
 Start it from Python (``GraphSimulator(TenantConfig()).start()``) or from the command line
-(``python -m access_warehouse.simulator``); see README.md in this package.
+(``python -m devtools.graph_simulator``); see README.md in this package.
 """
 
 from .directory_audits import CATEGORIES as DIRECTORY_AUDIT_CATEGORIES

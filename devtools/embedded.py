@@ -35,3 +35,23 @@ def stop_embedded_warehouse(data_dir: Path | None = None) -> None:
     if (pgdata / "postmaster.pid").exists():
         user = "pgserver" if os.geteuid() == 0 else None
         pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pgdata, user=user)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.embedded", description="The embedded warehouse Postgres."
+    )
+    parser.add_argument("command", choices=["start", "stop"])
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    args = parser.parse_args(argv)
+    if args.command == "start":
+        print(start_embedded_warehouse(args.data_dir))  # the DSN
+    else:
+        stop_embedded_warehouse(args.data_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -125,17 +125,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from typing import Any
 
-from access_warehouse.normalise.common import (
+from access_warehouse.normalise import (
     clean_text,
-    normalise_batch,
     record_key,
-    record_normaliser,
 )
 
-__all__ = ["CATEGORY", "normalise_directory_audit", "normalise_directory_audits"]
+__all__ = ["CATEGORY", "normalise_directory_audit"]
 
 CATEGORY = "iam"
 UNKNOWN_ACTION = "unknown"
@@ -484,28 +481,13 @@ def _normalise(record: dict, source_id: str) -> list[dict[str, Any]]:
     return events
 
 
-@record_normaliser
 def normalise_directory_audit(record: dict, source_id: str) -> list[dict[str, Any]]:
     """One directoryAudit record -> one access event per target resource (keys exactly
     NORMALISED_COLUMNS). A record with no targets gives one event with no target. Raises
     NormalisationError for a record that cannot be an event (missing id, bad
     activityDateTime); see the module docstring for the mapping rules.
 
-    ``source_id`` must be a non-empty string (a caller error, raised as ``ValueError``).
-    A record of an unexpected shape never escapes as ``TypeError``/``AttributeError``: it is
-    reported as a ``NormalisationError`` so that it is quarantined, not lost.
+    Run under :func:`access_warehouse.normalise.normalise_record`, which turns a record of an
+    unexpected shape into a ``NormalisationError`` (quarantined, not lost).
     """
     return _normalise(record, source_id)
-
-
-def normalise_directory_audits(
-    records: Iterable[dict], source_id: str
-) -> tuple[list[dict], list[tuple[dict, str]]]:
-    """Normalise a chunk of directoryAudit records.
-
-    Returns ``(events, rejected)``: the access events of the records that could be normalised
-    (in input order, a record's events in target order), and ``(record, reason)`` for every
-    record that could not (for ``dq.quarantine``). Every input record either contributes its
-    events (at least one) or ends up in ``rejected``, never both.
-    """
-    return normalise_batch(normalise_directory_audit, records, source_id)

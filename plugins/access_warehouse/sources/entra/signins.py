@@ -109,17 +109,14 @@ shallow copy: nested objects are shared with the input record).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from access_warehouse.normalise.common import (
+from access_warehouse.normalise import (
     clean_text,
-    normalise_batch,
     record_key,
-    record_normaliser,
 )
 
-__all__ = ["ACTION", "CATEGORY", "normalise_signin", "normalise_signins"]
+__all__ = ["ACTION", "CATEGORY", "normalise_signin"]
 
 CATEGORY = "authentication"
 ACTION = "signIn"
@@ -341,26 +338,12 @@ def _normalise(record: dict, source_id: str) -> dict[str, Any]:
     }
 
 
-@record_normaliser
 def normalise_signin(record: dict, source_id: str) -> dict[str, Any]:
     """One Microsoft Graph signIn record (v1.0 or beta shape) -> one access event dict with
     exactly the keys of NORMALISED_COLUMNS. Raises NormalisationError(reason) when the record
     cannot be an event (see the module docstring for the mapping rules).
 
-    ``source_id`` must be a non-empty string (a caller error, raised as ``ValueError``).
-    A record of an unexpected shape never escapes as ``TypeError``/``AttributeError``: it is
-    reported as a ``NormalisationError`` so that it is quarantined, not lost.
+    Run under :func:`access_warehouse.normalise.normalise_record`, which turns a record of an
+    unexpected shape into a ``NormalisationError`` (quarantined, not lost).
     """
     return _normalise(record, source_id)
-
-
-def normalise_signins(
-    records: Iterable[dict], source_id: str
-) -> tuple[list[dict], list[tuple[dict, str]]]:
-    """Normalise a chunk of sign-in records.
-
-    Returns ``(events, rejected)``: the access events of the records that could be normalised,
-    in input order, and ``(record, reason)`` for every record that could not (for
-    ``dq.quarantine``). Every input record ends up in exactly one of the two lists.
-    """
-    return normalise_batch(normalise_signin, records, source_id)

@@ -25,7 +25,7 @@ from .tenant import TenantConfig
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     defaults, fault_defaults = TenantConfig(), FaultConfig()
     parser = argparse.ArgumentParser(
-        prog="python -m access_warehouse.simulator",
+        prog="python -m devtools.graph_simulator",
         description="Microsoft Graph simulator for Entra ID audit logs (HTTPS, self-signed): "
         "/v1.0 and /beta auditLogs/signIns and auditLogs/directoryAudits over a deterministic "
         "synthetic tenant, with throttling (shared by both feeds), 5xx faults, late arrival and "

@@ -1,19 +1,18 @@
-"""Helpers shared by the normalisers: text cleaning and Graph timestamp parsing.
+"""What every normaliser shares: the guard each one runs under, text cleaning, timestamps.
 
 Pure Python (no pandas, no dateutil); these run on every field of every record.
 """
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from access_warehouse.contract import NormalisationError
+from access_warehouse.contract import NormalisationError, check_event
+from access_warehouse.sources.base import Normaliser
 
-__all__ = ["clean_text", "parse_utc"]
+__all__ = ["clean_text", "normalise_record", "parse_utc", "record_key"]
 
 _EXCESS_FRACTION = re.compile(r"(\.\d{6})\d+")
 
@@ -62,52 +61,34 @@ def parse_utc(value: Any, field: str) -> datetime:
     return parsed
 
 
-RecordNormaliser = Callable[[dict, str], Any]
+def normalise_record(normalise: Normaliser, record: Any, source_id: str) -> list[dict[str, Any]]:
+    """Run one kind's normaliser on one raw record under the checks every source shares.
 
-
-def record_normaliser(normalise: RecordNormaliser) -> RecordNormaliser:
-    """Wrap a per-record normaliser with the checks every source shares.
-
-    ``source_id`` must be a non-empty string (a caller error, raised as ``ValueError``). A record
-    of an unexpected shape never escapes as ``TypeError``/``AttributeError``/...: it becomes a
-    ``NormalisationError`` so that it is quarantined, not lost.
+    Returns the record's events (a normaliser may give one or a list). Raises
+    ``NormalisationError`` (the record is quarantined with its message) for a record that is not
+    a JSON object, for any error the normaliser raises on it (a record of an unexpected shape
+    must never stop the load), and for output that breaks the contract (see
+    :func:`access_warehouse.contract.check_event`). An empty ``source_id`` is the caller's
+    error: ``ValueError``.
     """
-
-    @functools.wraps(normalise)
-    def checked(record: dict, source_id: str) -> Any:
-        if not source_id or type(source_id) is not str:
-            raise ValueError(f"source_id must be a non-empty string, got {source_id!r}")
-        try:
-            return normalise(record, source_id)
-        except NormalisationError:
-            raise
-        except (TypeError, AttributeError, ValueError, KeyError) as exc:
-            raise NormalisationError(
-                f"unexpected record shape: {type(exc).__name__}: {exc}"
-            ) from exc
-
-    return checked
-
-
-def normalise_batch(
-    normalise: RecordNormaliser, records: Iterable[dict], source_id: str
-) -> tuple[list[dict], list[tuple[dict, str]]]:
-    """``(events, rejected)`` for a chunk: the events of every record that normalises (a record
-    may give one event or a list of them), in input order, and ``(record, reason)`` for every
-    record that does not. Every record ends up in exactly one of the two."""
-    events: list[dict] = []
-    rejected: list[tuple[dict, str]] = []
-    for record in records:
-        try:
-            result = normalise(record, source_id)
-        except NormalisationError as exc:
-            rejected.append((record, str(exc)))
-            continue
-        if isinstance(result, list):
-            events.extend(result)
-        else:
-            events.append(result)
-    return events, rejected
+    if not source_id or type(source_id) is not str:
+        raise ValueError(f"source_id must be a non-empty string, got {source_id!r}")
+    if type(record) is not dict:
+        raise NormalisationError(f"record is not a JSON object but {type(record).__name__}")
+    try:
+        result = normalise(record, source_id)
+    except (NormalisationError, MemoryError):
+        raise  # running out of memory is the process's fault, not the record's
+    except Exception as exc:  # RecursionError, OverflowError, ... included
+        raise NormalisationError(
+            f"unexpected record shape: {type(exc).__name__}: {str(exc)[:300]}"
+        ) from exc
+    events = result if type(result) is list else [result]
+    if not events:
+        raise NormalisationError("the normaliser gave no event for this record")
+    for event in events:
+        check_event(event, source_id)
+    return events
 
 
 def record_key(record: Any, time_field: str) -> tuple[str, datetime]:

@@ -1,0 +1,3 @@
+"""Development tools: the Graph simulator, the embedded warehouse, the local Airflow
+environment and the demo. Never mounted into production workers (see docker-compose.yaml);
+nothing under ``plugins/`` imports from here."""

@@ -1,0 +1,22 @@
+"""Airflow connections the package needs, turned into plain values."""
+
+from __future__ import annotations
+
+import psycopg
+
+#: The warehouse's Airflow connection (contract: a `postgres` connection named `warehouse`).
+WAREHOUSE_CONN_ID = "warehouse"
+
+
+def warehouse_dsn(conn_id: str = WAREHOUSE_CONN_ID) -> str:
+    """The libpq connection string of an Airflow Postgres connection."""
+    from airflow.sdk import BaseHook
+
+    connection = BaseHook.get_connection(conn_id)
+    return psycopg.conninfo.make_conninfo(
+        host=connection.host or None,
+        port=connection.port or None,
+        dbname=connection.schema or "postgres",
+        user=connection.login or None,
+        password=connection.password or None,
+    )

@@ -1,0 +1,63 @@
+"""The bodies of the DAGs' tasks: thin adapters from an Airflow task context to package functions.
+
+Kept out of ``dags/`` so DAG files stay cheap to parse (nothing heavy is imported until a task
+runs) and so tests can call the same code. Tasks look their feed up again by source id, so
+what crosses XCom is a batch id and counts, never rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from access_warehouse.airflow_adapters.connections import warehouse_dsn
+from access_warehouse.config import load_sources
+
+log = logging.getLogger(__name__)
+
+
+def migrate_warehouse() -> list[str]:
+    from access_warehouse.warehouse import apply_migrations
+
+    applied = apply_migrations(warehouse_dsn())
+    log.info("migrations applied: %s", applied or "none (schema up to date)")
+    return applied
+
+
+def extract(source_id: str, context: dict[str, Any]) -> dict[str, Any]:
+    """Land the run's window (or everything after the feed's bookmark)."""
+    from access_warehouse.extract import extract as extract_feed
+    from access_warehouse.sources.base import TimeWindow
+    from access_warehouse.windows import resolve_window
+
+    feed = load_sources().feed(source_id)
+    window = None
+    if isinstance(feed.selection, TimeWindow):
+        window = resolve_window(
+            interval_start=context.get("data_interval_start"),
+            interval_end=context.get("data_interval_end"),
+            params=context.get("params"),
+            lookback=feed.selection.lookback,
+        )
+    summary = extract_feed(
+        warehouse_dsn(),
+        feed,
+        window=window,
+        dag_id=context["dag"].dag_id,
+        run_id=context.get("run_id"),
+    )
+    return summary.as_xcom()
+
+
+def load(source_id: str, extracted: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """Normalise, validate, resolve and upsert the batch the extract task landed."""
+    from access_warehouse.load import load_batch
+
+    summary = load_batch(
+        warehouse_dsn(),
+        extracted["batch_id"],
+        load_sources().feed(source_id),
+        dag_id=context["dag"].dag_id,
+        run_id=context.get("run_id"),
+    )
+    return summary.as_xcom()

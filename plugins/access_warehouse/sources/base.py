@@ -1,0 +1,202 @@
+"""The source interface: what every source kind provides to the shared path.
+
+A source kind is one module or folder under ``access_warehouse/sources/`` that defines
+
+- a config model (a subclass of :class:`SourceConfig` with ``kind: Literal["<kind>"]``), whose
+  :meth:`SourceConfig.feeds` turns one configured source into one or more :class:`Feed`;
+- for each feed: how it fetches (``fetch``: pages of raw records for a window or after a
+  bookmark), its normaliser (raw record -> access event(s)), its data-quality expectations
+  beyond the shared suite, and its doc (the DAG's ``doc_md``);
+- a :class:`SourceKind` record passed to :func:`access_warehouse.sources.registry.register_kind`.
+
+Everything after ``fetch`` (landing, normalise, validate, resolve, upsert, bookmarks) is shared
+and written once; this module imports nothing heavy, because DAG files import it to parse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+#: A source's name: part of its DAG ids and source ids, so lower-case and stable.
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,40}$"
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors and values are immutable, in every config model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def valid_cron(value: str) -> str:
+    """``value`` if it is a cron expression, else ``ValueError`` quoting it."""
+    from croniter import croniter  # ships with Airflow
+
+    if not croniter.is_valid(value):
+        raise ValueError(f"not a valid cron expression: {value!r}")
+    return value
+
+
+class ScheduleConfig(StrictModel):
+    """When a feed runs: the fields every feed's config has."""
+
+    enabled: bool = True
+    schedule: str = "0 0 * * *"
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        return valid_cron(value)
+
+
+# --- choosing what to extract ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """Extract ``[data_interval_start - lookback, data_interval_end)`` on ``time_field``;
+    natural-key upserts make overlapping and repeated windows exact."""
+
+    lookback: timedelta
+    time_field: str
+
+    def describe(self) -> str:
+        minutes = int(self.lookback.total_seconds() // 60)
+        return (
+            f"time window on `{self.time_field}`: [data interval start - {minutes} min lookback, "
+            "data interval end)"
+        )
+
+
+@dataclass(frozen=True)
+class Bookmark:
+    """Extract forward only: every record strictly after the stored position
+    ``(cursor, tiebreak)``; the position advances only when a load of the batch commits."""
+
+    cursor: str  # what the cursor is, e.g. "event_id" or "file offset"
+    tiebreak: str  # the key that orders records with the same cursor value
+
+    def describe(self) -> str:
+        return (
+            f"forward-only bookmark on (`{self.cursor}`, `{self.tiebreak}`), advanced by "
+            "committed loads only"
+        )
+
+
+Selection = TimeWindow | Bookmark
+
+#: A bookmark position: JSON values, compared for equality only (``{"cursor": .., "key": ..}``).
+Position = dict[str, Any]
+
+
+@dataclass
+class RequestStats:
+    """What a fetch asked of its source; stored with the landing batch."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    server_errors: int = 0
+    connection_errors: int = 0
+    token_renewals: int = 0
+    waited_s: float = 0.0
+    by_stream: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    """What the shared extract asks a feed for: one of ``window`` or ``after`` applies.
+
+    ``window`` (an :class:`access_warehouse.landing.ExtractWindow`) for :class:`TimeWindow`
+    feeds; ``after`` for :class:`Bookmark` feeds (None: from the beginning).
+    """
+
+    window: Any = None
+    after: Position | None = None
+    stats: RequestStats = field(default_factory=RequestStats)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of raw records as the source sent them (any JSON values: the shared path
+    quarantines what is not an object). Bookmark feeds give the position of the page's last
+    record; the batch's bookmark moves there once the batch is loaded."""
+
+    records: list[Any]
+    position: Position | None = None
+    stream: str | None = None  # for the task log: which of a feed's request streams
+
+
+#: Pages of a feed for one request; the extract lands each before asking for the next.
+Fetcher = Callable[[FetchRequest], Iterator[Page]]
+#: One raw record (a JSON object) -> one access event, or several; raises
+#: :class:`access_warehouse.contract.NormalisationError` with the quarantine reason.
+Normaliser = Callable[[dict[str, Any], str], dict[str, Any] | list[dict[str, Any]]]
+#: The configured exclusion a raw record matches (e.g. ``category:Policy``), or None to keep it.
+Exclusion = Callable[[dict[str, Any]], str | None]
+#: The ``great_expectations`` module -> the feed's expectations beyond the shared suite (each a
+#: row-level expectation on a contract column).
+ExpectationFactory = Callable[[Any], list[Any]]
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One extractable stream of one configured source: one DAG, one source id."""
+
+    source_id: str  # stable: keys every row the feed writes
+    dag_id: str
+    #: ``audit.sources.kind`` and the folder of the feed's golden fixtures
+    #: (``tests/fixtures/<record_kind>/``), e.g. ``entra_signins``.
+    record_kind: str
+    title: str  # e.g. "Entra ID sign-ins (contoso)"
+    schedule: str  # cron, UTC
+    selection: Selection
+    fetch: Fetcher
+    normalise: Normaliser
+    doc_md: str  # what the feed reads and how it maps to the contract (Markdown)
+    exclude: Exclusion | None = None
+    expectations: ExpectationFactory | None = None
+    tags: tuple[str, ...] = ()
+    tenant_id: str | None = None
+    conn_id: str | None = None
+    max_active_runs: int = 3
+
+
+class SourceConfig(StrictModel):
+    """The fields every configured source has; each kind's model adds its own.
+
+    A subclass declares ``kind: Literal["<kind>"]`` (the discriminator in ``sources.yaml``) and
+    implements :meth:`feeds`.
+    """
+
+    kind: str
+    name: str = Field(pattern=NAME_PATTERN)
+
+    #: Filled by the registry: the kind this model belongs to.
+    kind_name: ClassVar[str] = ""
+
+    def feeds(self) -> list[Feed]:
+        """The enabled feeds of this source (each becomes a DAG)."""
+        raise NotImplementedError
+
+    @classmethod
+    def check_siblings(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
+        """Checks across all configured sources of this kind (e.g. at most one default
+        tenant); may return adjusted copies. ``ValueError`` says what is wrong."""
+        return sources
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """A registered source kind."""
+
+    name: str  # the ``kind:`` value in sources.yaml
+    config: type[SourceConfig]
+    summary: str  # one line: what it reads
+    doc: str  # Markdown: mapping to the contract, natural key, limits
+    #: A valid config entry (without ``kind``): shown in docs, used by the contract tests.
+    example: dict[str, Any]
