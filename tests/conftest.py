@@ -23,6 +23,13 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix="access-warehouse-tests-"))
 from devtools.local_env import airflow_env  # noqa: E402
 
 os.environ.update(airflow_env(_SESSION_DIR, {}))
+
+from toy_kind import TOY  # noqa: E402
+
+from access_warehouse.sources.registry import register_kind  # noqa: E402
+
+# A kind defined only in the tests: every registry-driven test covers it too.
+register_kind(TOY)
 # pgserver logs from an atexit hook, after pytest has closed the capture streams.
 logging.getLogger("pgserver").setLevel(logging.WARNING)
 

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import psycopg
+
+from access_warehouse.landing import ExtractWindow, LandingBatch
+from access_warehouse.sources.base import Feed
+
+#: A window wide enough for every fixture.
+WIDE_WINDOW = ExtractWindow(
+    datetime(2020, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC), timedelta(0)
+)
 
 SNAPSHOT_QUERIES = {
     "access_events": "SELECT * FROM audit.access_events ORDER BY source_id, event_id",
@@ -26,3 +37,15 @@ def event_ids(dsn: str, source_id: str) -> list[str]:
             "SELECT event_id FROM audit.access_events WHERE source_id = %s", (source_id,)
         ).fetchall()
     return [row[0] for row in rows]
+
+
+def land_pages(dsn: str, feed: Feed, pages: list[list[Any]], status: str = "extracted") -> str:
+    """Land ``pages`` as one batch of ``feed`` (as its extract would) and return the batch id."""
+    batch = LandingBatch(
+        dsn, source_id=feed.source_id, source_kind=feed.record_kind, window=WIDE_WINDOW
+    )
+    for page in pages:
+        batch.write_page(page)
+    batch.finish(status)
+    batch.close()
+    return str(batch.batch_id)

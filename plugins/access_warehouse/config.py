@@ -56,7 +56,7 @@ def _adapter() -> TypeAdapter[list[Any]]:
     return TypeAdapter(list[union])  # type: ignore[valid-type]
 
 
-def _describe(error: ValidationError, path: Path, raw: list[Any]) -> str:
+def _describe(error: ValidationError, path: Path | str, raw: list[Any]) -> str:
     lines = [f"{path}: invalid configuration"]
     for item in error.errors():
         loc = list(item["loc"])
@@ -74,7 +74,7 @@ def _describe(error: ValidationError, path: Path, raw: list[Any]) -> str:
     return "\n".join(lines)
 
 
-def _check_kinds(entries: list[Any], path: Path) -> None:
+def _check_kinds(entries: list[Any], path: Path | str) -> None:
     """Every entry is a mapping with a registered ``kind`` (the same message whether one kind or
     many are registered)."""
     known = ", ".join(registered_kinds())
@@ -139,15 +139,19 @@ def load_sources(path: Path | None = None) -> SourcesConfig:
     unknown = sorted(set(raw) - {"sources"})
     if unknown:
         raise ConfigError(f"{path}: unknown top-level keys {unknown}; expected `sources:`")
-    entries = raw.get("sources") or []
+    return parse_sources(raw.get("sources") or [], path)
+
+
+def parse_sources(entries: Any, origin: Path | str) -> SourcesConfig:
+    """Validate the ``sources:`` list (``origin`` names where it came from in errors)."""
     if not isinstance(entries, list):
-        raise ConfigError(f"{path}: sources: expected a list of sources")
-    _check_kinds(entries, path)
+        raise ConfigError(f"{origin}: sources: expected a list of sources")
+    _check_kinds(entries, origin)
     try:
         sources = _adapter().validate_python(entries)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, path, entries)) from None
+        raise ConfigError(_describe(exc, origin, entries)) from None
     try:
         return SourcesConfig(_check_across(sources))
     except ValueError as exc:
-        raise ConfigError(f"{path}: sources: {exc}") from None
+        raise ConfigError(f"{origin}: sources: {exc}") from None

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from warehouse_asserts import audit_snapshot
+from warehouse_asserts import audit_snapshot, land_pages
 
-from access_warehouse.landing import ExtractWindow, LandingBatch
+from access_warehouse.landing import ExtractWindow
 from access_warehouse.load import BatchNotLoadable, load_batch
 from access_warehouse.sources.base import Feed, Normaliser
 from access_warehouse.sources.entra import EntraSource
@@ -42,14 +42,7 @@ def fixture_records() -> tuple[list[dict], list[dict]]:
 
 
 def land(dsn: str, pages: list[list[dict]], status: str = "extracted") -> str:
-    batch = LandingBatch(
-        dsn, source_id=SIGNINS.source_id, source_kind=SIGNINS.record_kind, window=WINDOW
-    )
-    for page in pages:
-        batch.write_page(page)
-    batch.finish(status)
-    batch.close()
-    return str(batch.batch_id)
+    return land_pages(dsn, SIGNINS, pages, status)
 
 
 def test_load_counts_quarantine_and_lineage(warehouse_dsn: str) -> None:
