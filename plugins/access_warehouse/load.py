@@ -420,7 +420,12 @@ def _advance_bookmark(
     (moved,) = execute(
         conn,
         "bookmarks/advance_bookmark.sql",
-        {**params, "bookmark_from": Jsonb(bookmark_from), "bookmark_to": Jsonb(bookmark_to)},
+        {
+            **params,
+            # SQL NULL, not JSON null, for a batch that started with no bookmark
+            "bookmark_from": None if bookmark_from is None else Jsonb(bookmark_from),
+            "bookmark_to": Jsonb(bookmark_to),
+        },
     ).fetchone()
     if moved:
         log.info("bookmark of %s moved to %s", params["source_id"], bookmark_to)
