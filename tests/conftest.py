@@ -11,11 +11,9 @@ import os
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="access-warehouse-tests-"))
@@ -25,6 +23,7 @@ from devtools.local_env import airflow_env  # noqa: E402
 os.environ.update(airflow_env(_SESSION_DIR, {}))
 
 from toy_kind import TOY  # noqa: E402
+from warehouse_asserts import new_database  # noqa: E402
 
 from access_warehouse.sources.registry import register_kind  # noqa: E402
 
@@ -61,13 +60,8 @@ def migrated_template(pg_server: str) -> str:
 @pytest.fixture
 def warehouse_dsn(pg_server: str, migrated_template: str) -> Iterator[str]:
     """A fresh, fully migrated warehouse database for one test."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = f"host={pg_server} dbname=postgres user=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_template}"')
-    yield f"host={pg_server} dbname={name} user=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with new_database(pg_server, migrated_template) as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="session")

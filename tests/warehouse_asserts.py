@@ -1,7 +1,10 @@
-"""Reading the warehouse back in tests."""
+"""Test databases, and reading the warehouse back in tests."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -49,3 +52,17 @@ def land_pages(dsn: str, feed: Feed, pages: list[list[Any]], status: str = "extr
     batch.finish(status)
     batch.close()
     return str(batch.batch_id)
+
+
+@contextmanager
+def new_database(pg_server: str, template: str | None = None) -> Iterator[str]:
+    """A database of its own (empty, or a copy of ``template``), dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = f"host={pg_server} dbname=postgres user=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    try:
+        yield f"host={pg_server} dbname={name} user=postgres"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -8,26 +8,21 @@ from __future__ import annotations
 
 import gzip
 import subprocess
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pgserver
 import psycopg
 import pytest
 from dag_runs import load_dags, run, use_config, use_graph, use_warehouse
-from warehouse_asserts import audit_snapshot
+from fixtures.legacy_warehouse.make_dump import DAY, DAYS, simulated_tenants
+from warehouse_asserts import audit_snapshot, new_database
 
 from access_warehouse.warehouse import apply_migrations
 from devtools.graph_simulator.server import FaultConfig, GraphSimulator, SimClock
-from devtools.graph_simulator.tenant import TenantConfig
 
 DUMP = Path(__file__).parents[1] / "fixtures" / "legacy_warehouse" / "warehouse.sql.gz"
-# as in make_dump.py
-DAY = datetime(2026, 11, 10, tzinfo=UTC)
-DAYS = 2
-TENANTS = (("contoso", 42, "sim-client", "sim-secret"), ("fabrikam", 7, "fab-client", "fab-sec"))
 
 SOURCES = """
 sources:
@@ -48,37 +43,23 @@ sources:
 @pytest.fixture
 def legacy_dsn(pg_server: str, migrated_template: str) -> Iterator[str]:
     """A database restored from the legacy dump (the auditor role exists in the cluster)."""
-    name = f"legacy_{uuid.uuid4().hex[:10]}"
-    admin = f"host={pg_server} dbname=postgres user=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
     psql = Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql"
-    subprocess.run(
-        [str(psql), "-h", pg_server, "-U", "postgres", "-q", "-v", "ON_ERROR_STOP=1", name],
-        input=gzip.decompress(DUMP.read_bytes()),
-        check=True,
-        capture_output=True,
-    )
-    yield f"host={pg_server} dbname={name} user=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with new_database(pg_server) as dsn:
+        subprocess.run(
+            [str(psql), "-q", "-v", "ON_ERROR_STOP=1", dsn],
+            input=gzip.decompress(DUMP.read_bytes()),
+            check=True,
+            capture_output=True,
+        )
+        yield dsn
 
 
 @pytest.fixture
 def graph(tmp_path: Path) -> Iterator[GraphSimulator]:
-    tenants = [
-        TenantConfig(
-            tenant_id=name,
-            seed=seed,
-            client_id=client,
-            client_secret=secret,
-            signins_per_day=150,
-            directory_audits_per_day=60,
-        )
-        for name, seed, client, secret in TENANTS
-    ]
     clock = SimClock(DAY + timedelta(days=DAYS, minutes=50), frozen=True)
-    with GraphSimulator(tenants, FaultConfig(), cert_dir=tmp_path / "cert", clock=clock) as sim:
+    with GraphSimulator(
+        simulated_tenants(), FaultConfig(), cert_dir=tmp_path / "cert", clock=clock
+    ) as sim:
         yield sim
 
 
