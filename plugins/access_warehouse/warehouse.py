@@ -45,15 +45,11 @@ def apply_migrations(dsn: str) -> list[str]:
     """
     applied: list[str] = []
     with connect(dsn) as conn:
-        conn.execute("SELECT pg_advisory_lock(hashtext('access_warehouse.migrations'))")
+        execute(conn, "etl/lock_migrations.sql")
         try:
-            conn.execute("CREATE SCHEMA IF NOT EXISTS etl")
-            conn.execute(sql("etl_schema_migrations.sql"))
+            execute(conn, "etl/bootstrap.sql")
             conn.commit()
-            done = {
-                row[0]: row[1]
-                for row in conn.execute("SELECT version, checksum FROM etl.schema_migrations")
-            }
+            done = dict(execute(conn, "etl/applied_migrations.sql").fetchall())
             for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
                 text = path.read_text()
                 checksum = hashlib.sha256(text.encode()).hexdigest()
@@ -67,15 +63,16 @@ def apply_migrations(dsn: str) -> list[str]:
                     continue
                 with conn.transaction():
                     conn.execute(text)  # type: ignore[arg-type]
-                    conn.execute(
-                        "INSERT INTO etl.schema_migrations (version, checksum) VALUES (%s, %s)",
-                        (path.stem, checksum),
+                    execute(
+                        conn,
+                        "etl/record_migration.sql",
+                        {"version": path.stem, "checksum": checksum},
                     )
                 log.info("applied migration %s", path.name)
                 applied.append(path.stem)
             applied += _apply_repeatable(conn)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(hashtext('access_warehouse.migrations'))")
+            execute(conn, "etl/unlock_migrations.sql")
             conn.commit()
     return applied
 
@@ -86,17 +83,17 @@ def _apply_repeatable(conn: psycopg.Connection) -> list[str]:
     their order right). Tables never live here: they belong in the immutable migrations."""
     files = {path.name: path.read_text() for path in sorted(VIEWS_DIR.glob("*.sql"))}
     wanted = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in files.items()}
-    recorded = dict(conn.execute("SELECT name, checksum FROM etl.repeatable_scripts").fetchall())
+    recorded = dict(execute(conn, "etl/applied_repeatable.sql").fetchall())
     if recorded == wanted:
         return []
     with conn.transaction():
         for text in files.values():
             conn.execute(text)  # type: ignore[arg-type]
-        conn.execute("DELETE FROM etl.repeatable_scripts")
+        execute(conn, "etl/forget_repeatable.sql")
         with conn.cursor() as cursor:
             cursor.executemany(
-                "INSERT INTO etl.repeatable_scripts (name, checksum) VALUES (%s, %s)",
-                list(wanted.items()),
+                sql("etl/record_repeatable.sql"),
+                [{"name": name, "checksum": checksum} for name, checksum in wanted.items()],
             )
     log.info("applied repeatable scripts %s", ", ".join(files))
     return [f"views/{name}" for name in files]

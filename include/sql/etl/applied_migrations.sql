@@ -1,0 +1,1 @@
+SELECT version, checksum FROM etl.schema_migrations

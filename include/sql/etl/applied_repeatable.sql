@@ -1,0 +1,1 @@
+SELECT name, checksum FROM etl.repeatable_scripts

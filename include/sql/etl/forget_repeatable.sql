@@ -1,0 +1,1 @@
+DELETE FROM etl.repeatable_scripts

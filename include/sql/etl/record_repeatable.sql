@@ -1,0 +1,1 @@
+INSERT INTO etl.repeatable_scripts (name, checksum) VALUES (%(name)s, %(checksum)s)

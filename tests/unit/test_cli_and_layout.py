@@ -1,0 +1,69 @@
+"""The command line reads the registry; the product package holds no development tools."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from access_warehouse.cli import main
+from access_warehouse.paths import PROJECT_ROOT
+
+
+def test_kinds_and_sources_come_from_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kinds"]) == 0
+    listed = capsys.readouterr().out
+    assert "entra: Microsoft Entra ID" in listed
+    assert "toy: toy events" in listed  # registered by the tests only, listed all the same
+    assert "- kind: entra" in listed and "tenant_id: contoso" in listed
+
+    assert main(["sources"]) == 0
+    feeds = capsys.readouterr().out.splitlines()
+    assert [line.split()[:3] for line in feeds] == [
+        ["entra_signins", "entra:contoso:signins", "entra_signins"],
+        ["entra_directory_audits", "entra:contoso:directory_audits", "entra_directory_audits"],
+    ]
+
+
+def test_check_config_reports_the_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config"]) == 0
+    assert capsys.readouterr().out.startswith("ok: 1 sources, 2 feeds")
+    bad = tmp_path / "sources.yaml"
+    bad.write_text("sources:\n  - {kind: toy, name: Bad Name, path: /x}\n")
+    assert main(["--path", str(bad), "check-config"]) == 1
+    assert "sources.0.name (source 'Bad Name', kind 'toy')" in capsys.readouterr().err
+
+
+def _imported_modules(folder: Path) -> set[str]:
+    names = set()
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module)
+    return names
+
+
+def test_production_code_never_imports_the_devtools() -> None:
+    for folder in ("plugins", "dags"):
+        imported = _imported_modules(PROJECT_ROOT / folder)
+        assert not {name for name in imported if name.split(".")[0] == "devtools"}, folder
+    assert not list((PROJECT_ROOT / "plugins").rglob("*simulator*"))
+    assert [path.name for path in (PROJECT_ROOT / "dags").glob("*.py")] == ["sources.py"]
+
+
+def test_only_the_adapters_import_airflow_itself() -> None:
+    package = PROJECT_ROOT / "plugins" / "access_warehouse"
+    for path in package.rglob("*.py"):
+        if "airflow_adapters" in path.parts:
+            continue
+        imported = {
+            node.module
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ImportFrom) and node.module
+        }
+        airflow = {name for name in imported if name.split(".")[0] == "airflow"}
+        # the Graph client is the provider's hook, which reads its own connection
+        assert airflow <= {"airflow.providers.microsoft.azure.hooks.msgraph"}, path
