@@ -78,6 +78,28 @@ class FaultConfig:
     late_arrival: bool = True  # events appear only after their ingestion delay
     token_lifetime_s: int = 3600
     drop_connection_after_pages: int | None = None  # then close data connections, no response
+    #: Retry-After on 429 as Microsoft's docs show it ("2.128"), not Graph's usual integer
+    retry_after_decimal: bool = False
+    #: answer this many data requests with 429 before anything else (a storm on the first one)
+    throttle_first: int = 0
+    #: one of PAGE_FAULTS, served in place of data page number page_fault_on_page (1-based,
+    #: counted since the last reset), page_fault_times times in a row
+    page_fault: str | None = None
+    page_fault_on_page: int = 1
+    page_fault_times: int = 1
+
+
+#: What a broken 200 answer can look like (see ``GraphSimulator._broken_page``).
+PAGE_FAULTS = (
+    "lone_surrogate",  # a string with a lone "\ud800" escape
+    "invalid_utf8",  # a byte that is not UTF-8 inside a string
+    "deep_nesting",  # arrays nested deeper than JSON parsers allow
+    "html",  # an HTML error page with status 200
+    "value_object",  # "value" is an object instead of a list
+    "truncated",  # the body cut in half
+    "repeat_page",  # the previous page served again
+    "foreign_next_link",  # the nextLink points at another host
+)
 
 
 class _Feed(NamedTuple):
@@ -156,6 +178,7 @@ class SimulatorStats:
         "throttled",
         "errors_5xx",
         "dropped",
+        "page_faults",  # broken 200 answers served (FaultConfig.page_fault)
         "pages_served",  # data pages of both feeds
         "records_served",
         "signin_pages",
@@ -365,6 +388,9 @@ class GraphSimulator:
         self._windows: dict[tuple[str, str], deque[float]] = {}
         self._fault_rng = random.Random(f"{configs[0].seed}:faults")
         self._pages_ok = 0  # data pages served since the last reset, for drop_connection_...
+        self._data_requests = 0  # since the last reset, for throttle_first
+        self._page_faults_served = 0
+        self._last_page: bytes | None = None
         self._page_cache: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
         self._httpd: _TLSServer | None = None
         self._thread: threading.Thread | None = None
@@ -438,6 +464,8 @@ class GraphSimulator:
         self.stats.reset()
         with self._lock:
             self._pages_ok = 0
+            self._data_requests = 0
+            self._page_faults_served = 0
             self._windows.clear()
 
     def credentials(self, tenant_id: str | None = None) -> dict[str, str]:
@@ -761,11 +789,16 @@ class GraphSimulator:
         token = self._authenticate(headers, request_ids)
         if isinstance(token, Response):
             return token
-        wait = self._throttle(token)
+        with self._lock:
+            self._data_requests += 1
+            storm = self._data_requests <= self.faults.throttle_first
+        wait = 1 if storm else self._throttle(token)
         if wait is not None:
             self.stats.incr("throttled")
             response = self.graph_error(429, "TooManyRequests", "Too many requests.", request_ids)
-            response.headers["Retry-After"] = str(wait)
+            # Microsoft's docs show decimals ("2.128"); Graph itself sends integers
+            decimal = self.faults.retry_after_decimal
+            response.headers["Retry-After"] = f"{wait + 0.128:.3f}" if decimal else str(wait)
             return response
         fault = self._injected_fault(request_ids)
         if fault is not None:
@@ -790,7 +823,13 @@ class GraphSimulator:
         render_json = feed.render_json
         records = ",".join([render_json(tenant, e, version) for e in page])
         body = f'{head},"value":[{records}]}}'.encode()
-        response = Response(200, body, {"Content-Type": GRAPH_JSON})
+        content_type = GRAPH_JSON
+        broken = self._broken_page(body)
+        if broken is not None:
+            body, content_type = broken
+        else:
+            self._last_page = body
+        response = Response(200, body, {"Content-Type": content_type})
         response.headers.update(request_ids)
         with self._lock:
             self._pages_ok += 1
@@ -799,6 +838,45 @@ class GraphSimulator:
         self.stats.incr(f"{feed.stat}_pages")
         self.stats.incr(f"{feed.stat}_records", len(page))
         return response
+
+    def _broken_page(self, body: bytes) -> tuple[bytes, str] | None:
+        """``(body, content type)`` of the configured page fault, when this page is due one."""
+        faults = self.faults
+        with self._lock:
+            due = (
+                faults.page_fault is not None
+                and self._pages_ok + 1 >= faults.page_fault_on_page
+                and self._page_faults_served < faults.page_fault_times
+            )
+            if not due:
+                return None
+            self._page_faults_served += 1
+        self.stats.incr("page_faults")
+        mode = faults.page_fault
+        if mode == "lone_surrogate":
+            return body.replace(b'"id":"', b'"id":"\\ud800', 1), GRAPH_JSON
+        if mode == "invalid_utf8":
+            return body.replace(b'"id":"', b'"id":"\xff\xfe', 1), GRAPH_JSON
+        if mode == "deep_nesting":
+            return body.replace(
+                b'"value":[', b'"deep":' + b"[" * 5000 + b"]" * 5000 + b',"value":[', 1
+            ), GRAPH_JSON
+        if mode == "html":
+            return b"<html><body><h1>Service Unavailable</h1></body></html>", "text/html"
+        if mode == "value_object":
+            start = body.index(b'"value":[') + len(b'"value":')
+            return body[
+                :start
+            ] + b'{"id":"x","createdDateTime":"2026-11-10T00:00:00Z"}}', GRAPH_JSON
+        if mode == "truncated":
+            return body[: len(body) // 2], GRAPH_JSON
+        if mode == "repeat_page":
+            return (self._last_page or body), GRAPH_JSON
+        if mode == "foreign_next_link":
+            link = b'"@odata.nextLink":"' + self.base_url.encode()
+            elsewhere = b'"@odata.nextLink":"https://graph.evil.example'
+            return body.replace(link, elsewhere, 1), GRAPH_JSON
+        raise ValueError(f"unknown page fault {mode!r}; known: {PAGE_FAULTS}")
 
     def _cursor(
         self, feed: _Feed, version: str, token: _Token, params: dict[str, str]

@@ -103,6 +103,7 @@ class RequestStats:
     server_errors: int = 0
     connection_errors: int = 0
     token_renewals: int = 0
+    bad_pages: int = 0  # 2xx answers that were no readable page (retried)
     waited_s: float = 0.0
     by_stream: dict[str, int] = field(default_factory=dict)
 

@@ -67,16 +67,39 @@ class GraphHTTPError(Exception):
             return None
 
 
+class GraphPageError(Exception):
+    """A 2xx answer that is not a page of records: a body that does not decode (invalid UTF-8,
+    a lone surrogate, nesting too deep, HTML, cut short), a ``value`` that is not a list, or the
+    previous page again. Retried like a 5xx, then the extract fails: paging never ends early
+    on a page it could not read."""
+
+    def __init__(self, reason: str, url: str) -> None:
+        super().__init__(f"Graph sent an unreadable page: {reason} ({url})")
+        self.url = url
+
+
 class _RaisingResponseHandler(ResponseHandler):
-    """JSON for 2xx; :class:`GraphHTTPError` with status, headers and body for anything else."""
+    """A page (a dict with a ``value`` list) for 2xx; :class:`GraphHTTPError` with status,
+    headers and body for anything else; :class:`GraphPageError` for a 2xx that is no page."""
 
     async def handle_response_async(self, response: Any, error_map: Any) -> Any:
         resp: httpx.Response = response
+        url = str(resp.request.url)
         try:
             body: Any = orjson.loads(resp.content)  # pages are large: orjson, not json
-        except orjson.JSONDecodeError:
-            body = resp.text
+        except orjson.JSONDecodeError as exc:
+            if 200 <= resp.status_code < 300:
+                kind = resp.headers.get("content-type", "no content type").split(";")[0]
+                raise GraphPageError(
+                    f"{len(resp.content)} bytes of {kind} that are not JSON ({exc})", url
+                ) from None
+            body = resp.text[:2000]
         if 200 <= resp.status_code < 300:
+            if not isinstance(body, dict):
+                raise GraphPageError(f"a JSON {type(body).__name__}, not an object", url)
+            if type(body.get("value")) is not list:
+                shape = type(body.get("value")).__name__ if "value" in body else "missing"
+                raise GraphPageError(f"'value' is {shape}, not a list of records", url)
             return body
         raise GraphHTTPError(
             resp.status_code,
@@ -110,6 +133,8 @@ def window_filter(time_field: str, start: datetime, end: datetime, extra: str | 
 
 
 def _is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, GraphPageError):
+        return True
     if isinstance(exc, GraphHTTPError):
         return exc.status in RETRYABLE_STATUS or exc.status == 401
     # PermissionError: the provider's own token acquisition failing transiently.
@@ -144,7 +169,9 @@ async def fetch_window(
     async def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         stats.retries += 1
-        if isinstance(exc, GraphHTTPError):
+        if isinstance(exc, GraphPageError):
+            stats.bad_pages += 1
+        elif isinstance(exc, GraphHTTPError):
             if exc.status == 429:
                 stats.throttled += 1
             elif exc.status == 401:
@@ -166,7 +193,9 @@ async def fetch_window(
             delay,
         )
 
-    async def get(url: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    async def get(
+        url: str, params: dict[str, Any] | None, previous_ids: tuple[Any, ...]
+    ) -> dict[str, Any]:
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(_is_retryable),
             stop=stop_after_attempt(query.max_attempts),
@@ -183,10 +212,16 @@ async def fetch_window(
                 info.add_request_options(
                     [
                         ResponseHandlerOption(response_handler=_RaisingResponseHandler()),
-                        RetryHandlerOption(max_retries=0),
+                        # should_retry=False skips Kiota's retry handler: with max_retries=0
+                        # alone it still parses Retry-After with int() and fails on "2.128"
+                        RetryHandlerOption(max_retries=0, should_retry=False),
                     ]
                 )
-                return await hook.send_request(info)
+                page = await hook.send_request(info)
+                ids = _record_ids(page["value"])
+                if ids and ids == previous_ids:
+                    raise GraphPageError(f"the previous page again ({len(ids)} records)", url)
+                return page
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     try:
@@ -197,18 +232,24 @@ async def fetch_window(
                 "$top": query.page_size,
             }
             pages = 0
+            previous_ids: tuple[Any, ...] = ()
             while url:
-                response = await get(url, params)
-                records = response.get("value", []) if isinstance(response, dict) else []
+                response = await get(url, params, previous_ids)
+                records = response["value"]
+                previous_ids = _record_ids(records)
                 pages += 1
                 yield stream, records
-                url = response.get("@odata.nextLink") if isinstance(response, dict) else None
+                url = response.get("@odata.nextLink")
                 params = None  # the next link carries the query
                 if url:
                     await hook.assert_allowed_host(url)  # the provider's SSRF guard
             stats.by_stream[stream or "all"] = pages
     finally:
         await hook.close()
+
+
+def _record_ids(records: list[Any]) -> tuple[Any, ...]:
+    return tuple(record.get("id") for record in records if isinstance(record, dict))
 
 
 def make_graph_hook(query: GraphFeedQuery) -> Any:

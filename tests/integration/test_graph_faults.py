@@ -1,0 +1,140 @@
+"""Source faults through the provider's hook: every extract completes with all the data or
+fails loudly with its landing batch marked failed, and paging never ends early."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from access_warehouse.extract import extract
+from access_warehouse.landing import ExtractWindow
+from access_warehouse.sources.base import Feed
+from access_warehouse.sources.entra import EntraSource
+from access_warehouse.sources.graph import GraphPageError
+from devtools.graph_simulator.server import PAGE_FAULTS, FaultConfig, GraphSimulator, SimClock
+from devtools.graph_simulator.tenant import TenantConfig
+from devtools.local_env import msgraph_connection
+
+DAY = datetime(2026, 11, 10, tzinfo=UTC)
+WINDOW = ExtractWindow(DAY, DAY + timedelta(days=1))
+RETRIED_PAGE_FAULTS = [fault for fault in PAGE_FAULTS if fault != "foreign_next_link"]
+
+
+@pytest.fixture
+def graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GraphSimulator]:
+    clock = SimClock(DAY + timedelta(days=2), frozen=True)
+    with GraphSimulator(
+        TenantConfig(tenant_id="contoso", signins_per_day=600),
+        FaultConfig(throttle=False),
+        cert_dir=tmp_path / "cert",
+        clock=clock,
+    ) as simulator:
+        creds = simulator.credentials()
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_MSGRAPH_DEFAULT",
+            msgraph_connection(
+                creds["host"], creds["tenant_id"], creds["client_id"], creds["client_secret"]
+            ),
+        )
+        yield simulator
+
+
+def signins(max_attempts: int = 4) -> Feed:
+    source = EntraSource.model_validate(
+        {
+            "kind": "entra",
+            "name": "contoso",
+            "tenant_id": "contoso",
+            "conn_id": "msgraph_default",
+            "signins": {"api_version": "v1.0", "page_size": 50, "max_attempts": max_attempts},
+        }
+    )
+    return source.feed("signins")
+
+
+def served_ids(graph: GraphSimulator) -> set[str]:
+    records = graph.tenant("contoso").signins(WINDOW.start, WINDOW.end, version="v1.0")
+    return {record["id"] for record in records}
+
+
+def landed(dsn: str, batch_id: str) -> tuple[str, str | None, list[str]]:
+    with psycopg.connect(dsn) as conn:
+        status, error = conn.execute(
+            "SELECT status, error FROM landing.extract_batches WHERE batch_id = %s", (batch_id,)
+        ).fetchone()
+        ids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT payload->>'id' FROM landing.records WHERE batch_id = %s", (batch_id,)
+            )
+        ]
+    return status, error, ids
+
+
+def last_batch(dsn: str) -> str:
+    with psycopg.connect(dsn) as conn:
+        return str(
+            conn.execute(
+                "SELECT batch_id FROM landing.extract_batches ORDER BY started_at DESC LIMIT 1"
+            ).fetchone()[0]
+        )
+
+
+@pytest.mark.parametrize("fault", RETRIED_PAGE_FAULTS)
+def test_an_unreadable_page_is_retried_and_the_window_completes(
+    fault: str, graph: GraphSimulator, warehouse_dsn: str
+) -> None:
+    graph.faults.page_fault, graph.faults.page_fault_on_page = fault, 2
+
+    summary = extract(warehouse_dsn, signins(), window=WINDOW)
+
+    assert graph.stats["page_faults"] == 1
+    assert summary.requests["bad_pages"] == 1
+    status, _, ids = landed(warehouse_dsn, summary.batch_id)
+    assert status == "extracted"
+    assert sorted(ids) == sorted(served_ids(graph))  # nothing lost, nothing landed twice
+
+
+@pytest.mark.parametrize("fault", RETRIED_PAGE_FAULTS)
+def test_a_page_that_stays_unreadable_fails_the_extract_loudly(
+    fault: str, graph: GraphSimulator, warehouse_dsn: str
+) -> None:
+    graph.faults.page_fault, graph.faults.page_fault_on_page = fault, 3
+    graph.faults.page_fault_times = 99
+
+    with pytest.raises(GraphPageError, match="unreadable page"):
+        extract(warehouse_dsn, signins(max_attempts=3), window=WINDOW)
+
+    status, error, ids = landed(warehouse_dsn, last_batch(warehouse_dsn))
+    assert status == "failed" and "GraphPageError" in error
+    assert len(ids) == 2 * 50  # the two pages before it, kept for proof, never loaded
+
+
+def test_a_next_link_to_another_host_is_refused(graph: GraphSimulator, warehouse_dsn: str) -> None:
+    graph.faults.page_fault, graph.faults.page_fault_on_page = "foreign_next_link", 1
+
+    with pytest.raises(Exception, match=r"graph\.evil\.example"):
+        extract(warehouse_dsn, signins(), window=WINDOW)
+
+    status, error, _ = landed(warehouse_dsn, last_batch(warehouse_dsn))
+    assert status == "failed" and "graph.evil.example" in error
+    assert graph.stats["page_faults"] == 1  # and no request went to the other host
+
+
+@pytest.mark.parametrize("decimal", [True, False], ids=["decimal", "integer"])
+def test_a_429_storm_on_the_first_request_is_waited_out(
+    decimal: bool, graph: GraphSimulator, warehouse_dsn: str
+) -> None:
+    graph.faults.retry_after_decimal, graph.faults.throttle_first = decimal, 3
+
+    summary = extract(warehouse_dsn, signins(max_attempts=5), window=WINDOW)
+
+    assert summary.requests["throttled"] == 3 == graph.stats["throttled"]
+    expected_wait = 3 * (1.128 if decimal else 1.0)
+    assert summary.requests["waited_s"] == pytest.approx(expected_wait, abs=0.01)
+    _, _, ids = landed(warehouse_dsn, summary.batch_id)
+    assert sorted(ids) == sorted(served_ids(graph))
