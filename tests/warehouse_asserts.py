@@ -27,6 +27,28 @@ SNAPSHOT_QUERIES = {
     "quarantine": "SELECT * FROM dq.quarantine ORDER BY quarantine_id",
 }
 
+#: audit.access_logs as stored, and as recomputed from every event: always equal.
+FROM_SCRATCH_ACCESS_LOGS = """
+SELECT source_id, config_id, external_user_id, max(occurred_at), count(*),
+       (array_agg(mfa ORDER BY occurred_at DESC, event_id DESC))[1],
+       (array_agg(event_id ORDER BY occurred_at DESC, event_id DESC))[1]
+FROM audit.access_events
+WHERE outcome = 'success' AND config_id IS NOT NULL
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+"""
+STORED_ACCESS_LOGS = """
+SELECT properties->>'source_id', config_id, external_user_id, created_at, count, mfa,
+       properties->>'last_event_id'
+FROM audit.access_logs ORDER BY 1, 2, 3
+"""
+
+
+def assert_access_logs_exact(dsn: str) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        stored = conn.execute(STORED_ACCESS_LOGS).fetchall()
+        assert stored == conn.execute(FROM_SCRATCH_ACCESS_LOGS).fetchall()
+    return stored
+
 
 def audit_snapshot(dsn: str) -> dict[str, list[tuple]]:
     """Every row of the tables a load writes (batches excluded: each run appends one)."""

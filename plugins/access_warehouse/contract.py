@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import uuid
 from datetime import datetime
 from typing import Any
@@ -87,8 +88,9 @@ class NormalisationError(ValueError):
 
 def check_event(event: Any, source_id: str) -> None:
     """Raise ``NormalisationError`` unless ``event`` has exactly the contract's columns with
-    values Postgres can store: text or None (no NUL), a timezone-aware ``occurred_at``, ``mfa``
-    true/false/None, ``properties`` a dict, and this ``source_id``."""
+    values Postgres can store: text or None (no NUL; keys at most KEY_MAX_CHARS), a
+    timezone-aware ``occurred_at``, ``mfa`` true/false/None, ``properties`` a dict, this
+    ``source_id``, and a ``source_ip`` that is an IPv4 or IPv6 address."""
     if type(event) is not dict or event.keys() != _NORMALISED_KEYS:
         keys = set(event) if isinstance(event, dict) else set()
         raise NormalisationError(
@@ -116,6 +118,14 @@ def check_event(event: Any, source_id: str) -> None:
             raise NormalisationError(
                 f"{column} is {len(value)} characters long; at most {KEY_MAX_CHARS} are stored"
             )
+    source_ip = event["source_ip"]
+    if source_ip is not None:
+        try:
+            ipaddress.ip_address(source_ip)
+        except ValueError:
+            raise NormalisationError(
+                f"source_ip {source_ip[:100]!r} is not an IPv4 or IPv6 address"
+            ) from None
 
 
 def content_hash(event: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -139,10 +140,43 @@ def _chunks(
             yield rows
 
 
+#: Events of a bookmark batch must fall in [EARLIEST, now + CLOCK_SKEW): older or future-dated
+#: ones are quarantined, not given partitions of their own.
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(days=1)
+
+
+def time_bounds(
+    window_start: datetime | None, window_end: datetime | None
+) -> tuple[datetime, datetime]:
+    """``[lower, upper)`` an event of a batch must fall in: the window it was extracted for, or,
+    for a bookmark batch, any plausible time."""
+    if window_start is not None and window_end is not None:
+        return window_start, window_end
+    return EARLIEST, datetime.now(UTC) + CLOCK_SKEW
+
+
+def _check_time(events: list[dict[str, Any]], bounds: tuple[datetime, datetime]) -> None:
+    lower, upper = bounds
+    for event in events:
+        if not lower <= event["occurred_at"] < upper:
+            raise NormalisationError(
+                f"occurred_at {event['occurred_at'].isoformat()} is outside "
+                f"[{lower.isoformat()}, {upper.isoformat()}), the range this batch was asked for"
+            )
+
+
 class _BatchLoader:
-    def __init__(self, conn: psycopg.Connection, feed: Feed, validator: AccessEventValidator):
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        feed: Feed,
+        validator: AccessEventValidator,
+        bounds: tuple[datetime, datetime],
+    ):
         self.conn = conn
         self.feed = feed
+        self.bounds = bounds
         self.excluded: Counter[str] = Counter()
         self.validator = validator
         self.validation: ValidationOutcome | None = None
@@ -185,6 +219,7 @@ class _BatchLoader:
             kept_records += 1
             try:
                 record_events = normalise_record(self.feed.normalise, record, source_id)
+                _check_time(record_events, self.bounds)
                 record_rows = [_staging_row(event) for event in record_events]
             except NormalisationError as exc:
                 reasons_by_record[index] = [f"normalise: {exc}"]
@@ -278,7 +313,7 @@ def load_batch(
         if batch is None:
             raise BatchNotLoadable(f"landing batch {batch_uuid} does not exist")
         (_, batch_source, _, status, window_start, window_end, pages, landed) = batch[:8]
-        bookmark_from, bookmark_to = batch[8:]
+        bookmark_from, bookmark_to, extracted_at = batch[8:]
         if batch_source != source_id:
             raise BatchNotLoadable(
                 f"landing batch {batch_uuid} belongs to {batch_source}, not {source_id}"
@@ -301,7 +336,12 @@ def load_batch(
         )
         conn.execute(sql("load/create_staging.sql"))  # type: ignore[arg-type]
         suite = suite_name(feed.record_kind, feed.expectations is not None)
-        loader = _BatchLoader(conn, feed, AccessEventValidator(suite, feed.expectations))
+        loader = _BatchLoader(
+            conn,
+            feed,
+            AccessEventValidator(suite, feed.expectations),
+            time_bounds(window_start, window_end),
+        )
         for chunk in _chunks(conn, batch_uuid, chunk_size):
             loader.process_chunk(chunk)
             log.info(
@@ -319,15 +359,28 @@ def load_batch(
                 f"landing batch {batch_uuid} says {landed} records but {loader.read} were read"
             )
         params = {"batch_id": batch_uuid, "source_id": source_id}
-        duplicates = _step(conn, "load/dedupe_staging.sql").rowcount
+        duplicates, conflicting = execute(conn, "load/dedupe_staging.sql").fetchone()
+        if conflicting:
+            log.warning(
+                "%d events came twice in this batch with different content: kept the one "
+                "landed last",
+                conflicting,
+            )
         _step(conn, "load/resolve_users.sql")
         new_users = _step(conn, "load/insert_new_users.sql").rowcount
         _step(conn, "load/insert_user_aliases.sql")
         new_config_items = _step(conn, "load/insert_new_config_items.sql").rowcount
-        _step(conn, "load/ensure_partitions.sql")
-        _step(conn, "load/classify_changes.sql")
-        inserted, updated, unchanged = execute(conn, "load/count_changes.sql").fetchone()
-        _step(conn, "load/upsert_access_events.sql", params)
+        months = [row[0] for row in execute(conn, "load/staged_months.sql").fetchall()]
+        new_partitions = ensure_partitions(dsn, months)
+        _step(conn, "load/classify_changes.sql", _change_search(conn, extracted_at))
+        inserted, updated, unchanged, stale = execute(conn, "load/count_changes.sql").fetchone()
+        if stale:
+            log.warning(
+                "%d events are stored from an extract newer than this batch's: kept as stored",
+                stale,
+            )
+        _step(conn, "load/delete_moved_events.sql")
+        _step(conn, "load/upsert_access_events.sql", {**params, "extracted_at": extracted_at})
         log_params = {**params, "scraper_id": source_uuid(source_id)}
         _step(conn, "load/access_log_pairs_to_recompute.sql")
         _step(conn, "load/refresh_access_logs.sql", log_params)
@@ -368,6 +421,9 @@ def load_batch(
                     {
                         "events": loader.events,
                         "excluded_by_rule": dict(loader.excluded),
+                        "conflicting_duplicates": conflicting,
+                        "stale": stale,
+                        "new_partitions": [month.isoformat() for month in new_partitions],
                         "chunk_size": chunk_size,
                     }
                 ),
@@ -404,6 +460,43 @@ def load_batch(
         seconds,
     )
     return summary
+
+
+#: How far from a batch's events an earlier copy of one of them is looked for (an event whose
+#: time changed further than this would be stored twice).
+MOVED_EVENT_SEARCH = timedelta(days=31)
+
+
+def _change_search(conn: psycopg.Connection, extracted_at: datetime) -> dict[str, Any]:
+    lowest, highest = execute(conn, "load/staged_time_range.sql").fetchone()
+    if lowest is None:  # nothing staged: any empty range will do
+        lowest = highest = extracted_at
+    return {
+        "extracted_at": extracted_at,
+        "search_from": lowest - MOVED_EVENT_SEARCH,
+        "search_to": highest + MOVED_EVENT_SEARCH,
+    }
+
+
+def ensure_partitions(dsn: str, months: list[date]) -> list[date]:
+    """Attach the monthly partitions of ``months`` that do not exist yet; return those created.
+
+    On a connection of its own, committed at once and serialised by an advisory lock, before the
+    load's transaction writes to ``audit.access_events``: partition DDL inside concurrent loads
+    deadlocked. An empty partition left by a load that then fails is harmless.
+    """
+    created: list[date] = []
+    with connect(dsn, autocommit=True) as side:
+        execute(side, "load/lock_partitions.sql")
+        try:
+            for month in months:
+                if execute(side, "load/attach_partition.sql", {"month": month}).fetchone()[0]:
+                    created.append(month)
+        finally:
+            execute(side, "load/unlock_partitions.sql")
+    if created:
+        log.info("attached partitions of audit.access_events for %s", created)
+    return created
 
 
 def _advance_bookmark(

@@ -15,7 +15,7 @@ from access_warehouse.paths import SQL_DIR
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
-VIEWS_DIR = SQL_DIR / "views"
+REPEATABLE_DIR = SQL_DIR / "repeatable"
 
 
 @cache
@@ -38,7 +38,8 @@ def connect(dsn: str, **kwargs: Any) -> psycopg.Connection:
 
 def apply_migrations(dsn: str) -> list[str]:
     """Apply every ``include/sql/migrations/NNNN_*.sql`` not yet recorded, then the repeatable
-    ``include/sql/views/*.sql`` if any of them changed; return what was applied.
+    ``include/sql/repeatable/*.sql`` (views, functions) if any of them changed; return what was
+    applied.
 
     Safe to call from many processes at once: an advisory lock serialises them, and each file runs
     in the same transaction as the row that records it.
@@ -78,10 +79,11 @@ def apply_migrations(dsn: str) -> list[str]:
 
 
 def _apply_repeatable(conn: psycopg.Connection) -> list[str]:
-    """Re-apply every view file, in name order and in one transaction, when any file's checksum
-    differs from the one recorded (views depend on each other: rebuilding all of them keeps
-    their order right). Tables never live here: they belong in the immutable migrations."""
-    files = {path.name: path.read_text() for path in sorted(VIEWS_DIR.glob("*.sql"))}
+    """Re-apply every repeatable file (views, functions), in name order and in one transaction,
+    when any file's checksum differs from the one recorded (views depend on each other:
+    rebuilding all of them keeps their order right). Tables never live here: they belong in the
+    immutable migrations."""
+    files = {path.name: path.read_text() for path in sorted(REPEATABLE_DIR.glob("*.sql"))}
     wanted = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in files.items()}
     recorded = dict(execute(conn, "etl/applied_repeatable.sql").fetchall())
     if recorded == wanted:
@@ -96,4 +98,4 @@ def _apply_repeatable(conn: psycopg.Connection) -> list[str]:
                 [{"name": name, "checksum": checksum} for name, checksum in wanted.items()],
             )
     log.info("applied repeatable scripts %s", ", ".join(files))
-    return [f"views/{name}" for name in files]
+    return [f"repeatable/{name}" for name in files]

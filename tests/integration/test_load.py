@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from warehouse_asserts import audit_snapshot, land_pages
+from warehouse_asserts import assert_access_logs_exact, audit_snapshot, land_pages
 
 from access_warehouse.landing import ExtractWindow
 from access_warehouse.load import BatchNotLoadable, load_batch
@@ -230,20 +230,6 @@ def test_an_empty_window_loads_as_an_empty_batch(warehouse_dsn: str) -> None:
         assert conn.execute("SELECT count(*) FROM dq.validation_runs").fetchone()[0] == 0
 
 
-FROM_SCRATCH_ACCESS_LOGS = """
-SELECT config_id, external_user_id, max(occurred_at), count(*),
-       (array_agg(mfa ORDER BY occurred_at DESC, event_id DESC))[1],
-       (array_agg(event_id ORDER BY occurred_at DESC, event_id DESC))[1]
-FROM audit.access_events
-WHERE outcome = 'success' AND config_id IS NOT NULL
-GROUP BY 1, 2 ORDER BY 1, 2
-"""
-STORED_ACCESS_LOGS = """
-SELECT config_id, external_user_id, created_at, count, mfa, properties->>'last_event_id'
-FROM audit.access_logs ORDER BY 1, 2
-"""
-
-
 def test_access_logs_stay_exact_through_new_changed_and_remapped_events(
     warehouse_dsn: str,
 ) -> None:
@@ -254,23 +240,17 @@ def test_access_logs_stay_exact_through_new_changed_and_remapped_events(
     def load(records: list[dict]) -> None:
         load_batch(warehouse_dsn, land(warehouse_dsn, [records]), feed(normalise_signin))
 
-    def assert_exact() -> None:
-        with psycopg.connect(warehouse_dsn) as conn:
-            stored = conn.execute(STORED_ACCESS_LOGS).fetchall()
-            assert stored == conn.execute(FROM_SCRATCH_ACCESS_LOGS).fetchall()
-        return stored
-
     load(successes[:2])
-    assert_exact()
+    assert_access_logs_exact(warehouse_dsn)
     # overlap plus a later copy of an event of the same person and app (merged incrementally)
     later = dict(successes[0], id="later-0", createdDateTime="2026-11-21T23:59:59Z")
     load([*successes[1:], later])
-    stored = assert_exact()
-    assert any(row[3] >= 2 for row in stored), "a pair with two successful events"
+    stored = assert_access_logs_exact(warehouse_dsn)
+    assert any(row[4] >= 2 for row in stored), "a pair with two successful events"
     # an event turns into a failure: its pair is recomputed, and dropped if nothing is left
     failed = dict(successes[1], status={"errorCode": 50126, "failureReason": "Invalid"})
     load([failed])
-    assert_exact()
+    assert_access_logs_exact(warehouse_dsn)
     # the person behind an account is remapped: both the old and the new pair are right
     with psycopg.connect(warehouse_dsn) as conn:
         other = conn.execute(
@@ -290,4 +270,4 @@ def test_access_logs_stay_exact_through_new_changed_and_remapped_events(
             (successes[0]["id"], "later-0"),
         ).fetchall()
     assert moved == [(other,)]
-    assert_exact()
+    assert_access_logs_exact(warehouse_dsn)

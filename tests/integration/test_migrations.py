@@ -27,8 +27,8 @@ def test_views_are_reapplied_when_a_file_changes_and_only_then(
 ) -> None:
     assert apply_migrations(warehouse_dsn) == []  # the template is up to date
     views = tmp_path / "views"
-    shutil.copytree(warehouse.VIEWS_DIR, views)
-    monkeypatch.setattr(warehouse, "VIEWS_DIR", views)
+    shutil.copytree(warehouse.REPEATABLE_DIR, views)
+    monkeypatch.setattr(warehouse, "REPEATABLE_DIR", views)
     batches = views / "030_auditor_batches.sql"
     batches.write_text(
         batches.read_text().replace("SELECT source_id,", "SELECT source_id, dag_id AS the_dag,")
@@ -36,7 +36,7 @@ def test_views_are_reapplied_when_a_file_changes_and_only_then(
 
     applied = apply_migrations(warehouse_dsn)
 
-    assert applied == [f"views/{path.name}" for path in sorted(views.glob("*.sql"))]
+    assert applied == [f"repeatable/{path.name}" for path in sorted(views.glob("*.sql"))]
     assert "the_dag" in columns(warehouse_dsn, "batches")  # a view whose columns changed
     assert "who" in columns(warehouse_dsn, "sign_ins")  # the others rebuilt too
     with psycopg.connect(warehouse_dsn) as conn:

@@ -226,6 +226,12 @@ def test_sms_as_primary_factor_is_not_mfa():
     assert normalise_signin(record, SOURCE)["mfa"] is False
 
 
+@pytest.mark.parametrize("code", [False, True])
+def test_a_boolean_error_code_is_no_outcome(code):
+    event = event_of("beta_single_factor", status={"errorCode": code})
+    assert (event["outcome"], event["error_code"]) == ("unknown", None)
+
+
 def test_failure_with_error_code():
     event = event_of("beta_failure_50126")
     assert event["outcome"] == "failure"

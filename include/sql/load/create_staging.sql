@@ -13,7 +13,10 @@ ALTER TABLE staging_events
     -- new / changed / same against the warehouse, and what a changed event was resolved to
     ADD COLUMN change_kind text NOT NULL DEFAULT 'new',
     ADD COLUMN previous_config_id uuid,
-    ADD COLUMN previous_external_user_id uuid;
+    ADD COLUMN previous_external_user_id uuid,
+    ADD COLUMN previous_occurred_at timestamptz,
+    -- landing order, so that the last of two copies of an event wins
+    ADD COLUMN staged_no bigint GENERATED ALWAYS AS IDENTITY;
 CREATE TEMP TABLE staging_quarantine (
     record_key   text,
     payload_hash text NOT NULL,

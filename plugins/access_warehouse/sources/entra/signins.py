@@ -24,7 +24,7 @@ Identity and time
 Outcome (``status``)
 
 - ``status.errorCode`` 0 -> ``outcome`` ``"success"``; any other value -> ``"failure"``;
-  ``status`` missing/null or ``errorCode`` null -> ``"unknown"``.
+  ``status`` missing/null or ``errorCode`` null or a boolean -> ``"unknown"``.
 - ``error_code``: the error code as text (``"50126"``) for failures, else null.
 - ``failure_reason``: ``status.failureReason`` for failures, else null (Graph writes
   ``"Other."`` on successes; that is not a failure reason).
@@ -230,7 +230,7 @@ def _normalise(record: dict, source_id: str) -> dict[str, Any]:
     # Outcome
     status = get("status")
     code = status.get("errorCode") if type(status) is dict else None
-    if code is None or code == "":
+    if code is None or code == "" or type(code) is bool:  # false == 0 in Python: not a code
         outcome, error_code, failure_reason = "unknown", None, None
     elif code == 0 or code == "0":
         outcome, error_code, failure_reason = "success", None, None

@@ -1,0 +1,1 @@
+SELECT audit.attach_access_event_partition(%(month)s)

@@ -1,0 +1,1 @@
+SELECT min(occurred_at), max(occurred_at) FROM staging_events
