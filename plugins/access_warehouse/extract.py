@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from access_warehouse.landing import ExtractWindow, LandingBatch
+from access_warehouse.landing import ExtractWindow, LandingBatch, fail_abandoned_batches
 from access_warehouse.sources.base import (
     Bookmark,
     Feed,
@@ -81,6 +81,14 @@ def extract(
         asked = f"records after bookmark {after}" if after else "every record (no bookmark yet)"
     else:
         raise TypeError(f"unknown selection {feed.selection!r}")
+    abandoned = fail_abandoned_batches(dsn, feed.source_id)
+    if abandoned:
+        log.warning(
+            "marked %d abandoned landing batches of %s failed: %s",
+            len(abandoned),
+            feed.source_id,
+            ", ".join(map(str, abandoned)),
+        )
     batch = LandingBatch(
         dsn,
         source_id=feed.source_id,

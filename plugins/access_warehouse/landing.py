@@ -60,6 +60,14 @@ class ExtractWindow:
             raise ValueError(f"extract window is empty: {self.start} >= {self.end}")
 
 
+def fail_abandoned_batches(dsn: str, source_id: str) -> list[uuid.UUID]:
+    """Mark failed the source's batches left ``extracting`` by an extract that died (killed,
+    out of memory, a lost worker); returns their ids. Live extracts are left alone."""
+    with connect(dsn) as conn:
+        rows = execute(conn, "landing/fail_abandoned_batches.sql", {"source_id": source_id})
+        return [row[0] for row in rows.fetchall()]
+
+
 class LandingBatch:
     """One extract attempt: a row in ``landing.extract_batches`` plus its pages of records.
 
@@ -102,6 +110,8 @@ class LandingBatch:
                 "bookmark_from": Jsonb(bookmark_from) if bookmark_from is not None else None,
             },
         )
+        self._conn.commit()
+        execute(self._conn, "landing/hold_batch.sql", {"batch_id": self.batch_id})
         self._conn.commit()
 
     def write_page(self, records: list[Any], position: Position | None = None) -> None:
