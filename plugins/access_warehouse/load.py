@@ -318,6 +318,11 @@ def load_batch(
             raise BatchNotLoadable(
                 f"landing batch {batch_uuid} belongs to {batch_source}, not {source_id}"
             )
+        if status == "loaded":
+            # The load committed but its task did not report back (killed, lost worker): the
+            # retry finds the work done and reports it, changing nothing.
+            log.info("landing batch %s is already loaded; nothing to do", batch_uuid)
+            return _loaded_summary(conn, batch_uuid, source_id)
         if status != "extracted":
             raise BatchNotLoadable(
                 f"landing batch {batch_uuid} is {status!r}; only an 'extracted' batch can load"
@@ -497,6 +502,40 @@ def ensure_partitions(dsn: str, months: list[date]) -> list[date]:
     if created:
         log.info("attached partitions of audit.access_events for %s", created)
     return created
+
+
+def _loaded_summary(conn: psycopg.Connection, batch_id: uuid.UUID, source_id: str) -> LoadSummary:
+    row = execute(conn, "load/loaded_batch.sql", {"batch_id": batch_id}).fetchone()
+    if row is None:
+        raise BatchNotLoadable(f"landing batch {batch_id} is marked loaded but has no batch row")
+    names = [
+        "extracted",
+        "loaded",
+        "quarantined",
+        "excluded",
+        "duplicates",
+        "inserted",
+        "updated",
+        "unchanged",
+        "new_users",
+        "new_config_items",
+        "events",
+        "batch_hash",
+        "pages",
+    ]
+    values = dict(zip(names, row[:13], strict=True))
+    window_start, window_end, bookmark_from, bookmark_to = row[13:]
+    return LoadSummary(
+        batch_id=str(batch_id),
+        source_id=source_id,
+        window_start=window_start.isoformat() if window_start else None,
+        window_end=window_end.isoformat() if window_end else None,
+        bookmark_from=bookmark_from,
+        bookmark_to=bookmark_to,
+        bookmark_advanced=None,
+        seconds=0.0,
+        **values,
+    )
 
 
 def _advance_bookmark(

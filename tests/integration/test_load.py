@@ -144,15 +144,21 @@ def test_failed_load_leaves_audit_untouched(warehouse_dsn: str) -> None:
     assert summary.loaded == len(valid)
 
 
-def test_only_extracted_batches_load(warehouse_dsn: str) -> None:
+def test_only_extracted_batches_load_and_a_loaded_one_is_done(warehouse_dsn: str) -> None:
     valid, _ = fixture_records()
     failed = land(warehouse_dsn, [valid[:2]], status="failed")
     with pytest.raises(BatchNotLoadable, match="'failed'"):
         load_batch(warehouse_dsn, failed, feed(normalise_signin))
     loaded = land(warehouse_dsn, [valid[:2]])
-    load_batch(warehouse_dsn, loaded, feed(normalise_signin))
-    with pytest.raises(BatchNotLoadable, match="'loaded'"):
-        load_batch(warehouse_dsn, loaded, feed(normalise_signin))
+    first = load_batch(warehouse_dsn, loaded, feed(normalise_signin))
+    before = audit_snapshot(warehouse_dsn)
+    # a load task retried after its load committed (the worker died before reporting back)
+    again = load_batch(warehouse_dsn, loaded, feed(normalise_signin))
+    assert again.batch_hash == first.batch_hash
+    assert (again.extracted, again.loaded, again.inserted) == (2, 2, 2)
+    assert audit_snapshot(warehouse_dsn) == before
+    with psycopg.connect(warehouse_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM audit.batches").fetchone()[0] == 1
 
 
 def test_identity_mapping_joins_aliases_to_one_person(warehouse_dsn: str) -> None:
