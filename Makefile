@@ -11,7 +11,7 @@ demo: bootstrap
 	$(PY) -m devtools.demo
 
 test: bootstrap
-	$(PY) -m pytest -q
+	ROBUSTNESS_REPORT=docs/robustness.md $(PY) -m pytest -q
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 

@@ -70,3 +70,40 @@ def airflow_db(session_dir: Path) -> Path:
     airflow = Path(sys.executable).with_name("airflow")
     subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, env=os.environ)
     return session_dir / "airflow"
+
+
+# --- the robustness table (README "Robustness"), written from the results of `make test` -----
+
+_ROBUSTNESS: dict[str, list[tuple[str, str]]] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    marker = item.get_closest_marker("robustness")
+    if marker is None or not (report.when == "call" or report.outcome != "passed"):
+        return
+    case = item.callspec.id if hasattr(item, "callspec") else item.name.removeprefix("test_")
+    _ROBUSTNESS.setdefault(marker.args[0], []).append((case, report.outcome))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    target = os.environ.get("ROBUSTNESS_REPORT")
+    if not target or not _ROBUSTNESS:
+        return
+    lines = [
+        "<!-- Written by the tests (tests/conftest.py) when `make test` runs; do not edit. -->",
+        "",
+        "| fault or input class | cases tried | result |",
+        "|---|---|---|",
+    ]
+    for klass in sorted(_ROBUSTNESS):
+        results = _ROBUSTNESS[klass]
+        failed = [case for case, outcome in results if outcome != "passed"]
+        cases = ", ".join(f"`{case}`" for case, _ in results)
+        verdict = f"{len(results) - len(failed)}/{len(results)} passed"
+        if failed:
+            verdict += " (failed: " + ", ".join(failed) + ")"
+        lines.append(f"| {klass} | {cases} | {verdict} |")
+    Path(target).write_text("\n".join(lines) + "\n")

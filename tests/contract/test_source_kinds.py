@@ -192,6 +192,7 @@ def _valid_fixtures(feed: Feed) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.robustness("Hostile records, every kind (see hostile_records)")
 @pytest.mark.parametrize(("kind", "feed"), FEEDS, ids=FEED_IDS)
 def test_hostile_records_never_crash_a_load_and_are_accounted_for(
     kind: str, feed: Feed, warehouse_dsn: str

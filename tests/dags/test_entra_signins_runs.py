@@ -73,6 +73,7 @@ def served(graph: GraphSimulator, start: datetime, end: datetime) -> list[str]:
     return [record["id"] for record in records]
 
 
+@pytest.mark.robustness("429 and 503/504 during a DAG run")
 def test_one_interval_lands_every_event_exactly_once_despite_faults(
     dag, graph: GraphSimulator, warehouse_dsn: str
 ) -> None:
@@ -146,6 +147,7 @@ def test_late_events_are_picked_up_by_the_next_runs_lookback(
     assert Counter(loaded) == Counter(expected)
 
 
+@pytest.mark.robustness("Connection dropped after 3 pages")
 def test_failed_extract_leaves_no_partial_data_and_the_retry_completes(
     dag, graph: GraphSimulator, warehouse_dsn: str
 ) -> None:

@@ -58,6 +58,7 @@ def graph(tmp_path: Path) -> Iterator[GraphSimulator]:
         stop.set()
 
 
+@pytest.mark.robustness("Secrets and tokens in logs, XCom and tables")
 def test_no_secret_or_token_is_written_anywhere(
     graph: GraphSimulator,
     warehouse_dsn: str,

@@ -18,6 +18,7 @@ def status(dsn: str, batch_id: object) -> tuple[str, str | None]:
         ).fetchone()
 
 
+@pytest.mark.robustness("Extract that died, leaving its batch extracting")
 def test_a_batch_whose_extract_died_is_failed_by_the_next_extract(
     warehouse_dsn: str, tmp_path
 ) -> None:
@@ -63,6 +64,7 @@ DENIED = [
 ]
 
 
+@pytest.mark.robustness("Auditor role: writes, DDL and reads beyond its views")
 @pytest.mark.parametrize("statement", DENIED)
 def test_the_auditor_role_cannot_write_alter_or_read_outside_its_views(
     statement: str, warehouse_dsn: str

@@ -26,6 +26,7 @@ def append(path: Path, numbers: range) -> None:
         handle.writelines(toy_line(n, seq=n) + "\n" for n in numbers)
 
 
+@pytest.mark.robustness("Bookmark feed: two extracts from one position, loaded out of order")
 def test_a_batch_extracted_before_another_load_cannot_move_the_bookmark(
     warehouse_dsn: str, tmp_path: Path
 ) -> None:
@@ -61,6 +62,7 @@ def test_a_batch_extracted_before_another_load_cannot_move_the_bookmark(
     assert stored == ({"cursor": 5, "key": 6}, {"cursor": 6, "key": 7})
 
 
+@pytest.mark.robustness("Bookmark feed: extract failing after a page")
 def test_a_failed_extract_leaves_the_bookmark_and_the_next_one_starts_there(
     warehouse_dsn: str, tmp_path: Path
 ) -> None:

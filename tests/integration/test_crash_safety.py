@@ -134,6 +134,7 @@ def clean(toy_file: Path, pg_server: str, migrated_template: str) -> dict[str, l
         return content(dsn)
 
 
+@pytest.mark.robustness("kill -9 while extracting and after each load step")
 @pytest.mark.parametrize(("pattern", "occurrence"), POINTS, ids=[p for p, _ in POINTS])
 def test_a_load_killed_anywhere_ends_as_a_clean_run_after_the_retry(
     pattern: str, occurrence: int, toy_file: Path, warehouse_dsn: str, clean: dict

@@ -59,6 +59,7 @@ def fetch(query: GraphFeedQuery, on_page: Callable[[str | None, list[dict]], Non
     return request.stats
 
 
+@pytest.mark.robustness("Token expiring mid-window")
 def test_token_expiring_mid_window_is_renewed(graph: GraphSimulator) -> None:
     query = tenant().graph_query("signins")
     seen: list[str] = []
@@ -89,6 +90,7 @@ def test_v1_reads_one_unfiltered_stream_without_mfa_fields(graph: GraphSimulator
     assert {r["id"] for r in records} == {r["id"] for r in expected}
 
 
+@pytest.mark.robustness("Persistent 5xx: fails after max_attempts")
 def test_persistent_server_errors_fail_after_max_attempts(graph: GraphSimulator) -> None:
     graph.faults.error_rate = 1.0
     query = tenant(max_attempts=2).graph_query("signins")

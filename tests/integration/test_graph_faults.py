@@ -84,6 +84,7 @@ def last_batch(dsn: str) -> str:
         )
 
 
+@pytest.mark.robustness("Graph page that cannot be read, once: retried, the window completes")
 @pytest.mark.parametrize("fault", RETRIED_PAGE_FAULTS)
 def test_an_unreadable_page_is_retried_and_the_window_completes(
     fault: str, graph: GraphSimulator, warehouse_dsn: str
@@ -99,6 +100,7 @@ def test_an_unreadable_page_is_retried_and_the_window_completes(
     assert sorted(ids) == sorted(served_ids(graph))  # nothing lost, nothing landed twice
 
 
+@pytest.mark.robustness("Graph page that stays unreadable: the extract fails")
 @pytest.mark.parametrize("fault", RETRIED_PAGE_FAULTS)
 def test_a_page_that_stays_unreadable_fails_the_extract_loudly(
     fault: str, graph: GraphSimulator, warehouse_dsn: str
@@ -114,6 +116,7 @@ def test_a_page_that_stays_unreadable_fails_the_extract_loudly(
     assert len(ids) == 2 * 50  # the two pages before it, kept for proof, never loaded
 
 
+@pytest.mark.robustness("nextLink to another host: refused")
 def test_a_next_link_to_another_host_is_refused(graph: GraphSimulator, warehouse_dsn: str) -> None:
     graph.faults.page_fault, graph.faults.page_fault_on_page = "foreign_next_link", 1
 
@@ -125,6 +128,7 @@ def test_a_next_link_to_another_host_is_refused(graph: GraphSimulator, warehouse
     assert graph.stats["page_faults"] == 1  # and no request went to the other host
 
 
+@pytest.mark.robustness("429 storm on the first request (Retry-After)")
 @pytest.mark.parametrize("decimal", [True, False], ids=["decimal", "integer"])
 def test_a_429_storm_on_the_first_request_is_waited_out(
     decimal: bool, graph: GraphSimulator, warehouse_dsn: str

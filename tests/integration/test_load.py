@@ -119,6 +119,7 @@ def test_changed_event_is_updated(warehouse_dsn: str) -> None:
     assert state == "remediated"
 
 
+@pytest.mark.robustness("Error in the middle of a load")
 def test_failed_load_leaves_audit_untouched(warehouse_dsn: str) -> None:
     valid, _ = fixture_records()
     load_batch(warehouse_dsn, land(warehouse_dsn, [valid[:4]]), feed(normalise_signin))

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import pytest
 from toy_kind import toy_line
 from warehouse_asserts import assert_access_logs_exact, land_pages
 
@@ -37,6 +38,7 @@ def stored(dsn: str, *columns: str) -> list[tuple]:
         ).fetchall()
 
 
+@pytest.mark.robustness("Same id at another time")
 def test_an_event_whose_time_changed_is_moved_not_doubled(warehouse_dsn: str) -> None:
     feed = toy()
     load_batch(warehouse_dsn, land_pages(warehouse_dsn, feed, [[record(1), record(2)]]), feed)
@@ -50,6 +52,7 @@ def test_an_event_whose_time_changed_is_moved_not_doubled(warehouse_dsn: str) ->
     assert sum(row[4] for row in logs) == 2
 
 
+@pytest.mark.robustness("Two versions of an event in one batch")
 def test_two_versions_in_one_batch_keep_the_last_landed_and_say_so(warehouse_dsn: str) -> None:
     feed = toy()
     first, second = record(1, resource="/first"), record(1, resource="/second")
@@ -64,6 +67,7 @@ def test_two_versions_in_one_batch_keep_the_last_landed_and_say_so(warehouse_dsn
     assert details["conflicting_duplicates"] == 1
 
 
+@pytest.mark.robustness("Older extract loaded after a newer one")
 def test_an_older_extract_loaded_late_keeps_the_newer_content(warehouse_dsn: str) -> None:
     feed = toy()
     older = land_pages(warehouse_dsn, feed, [[record(1, resource="/old")]])
@@ -81,6 +85,7 @@ def test_an_older_extract_loaded_late_keeps_the_newer_content(warehouse_dsn: str
     assert stale == 1
 
 
+@pytest.mark.robustness("Absurd, out-of-window and other-zone times; bad IPs")
 def test_times_outside_the_window_and_bad_addresses_are_quarantined(warehouse_dsn: str) -> None:
     feed = toy()
     window = ExtractWindow(DAY, DAY + timedelta(days=1))
@@ -130,6 +135,7 @@ def test_times_outside_the_window_and_bad_addresses_are_quarantined(warehouse_ds
     assert "source_ip '999.1.2.3' is not an IPv4 or IPv6 address" in reason
 
 
+@pytest.mark.robustness("Loads of four sources at once, all creating one new month")
 def test_loads_of_several_sources_creating_the_same_month_at_once_do_not_deadlock(
     warehouse_dsn: str,
 ) -> None:
@@ -166,6 +172,7 @@ def test_loads_of_several_sources_creating_the_same_month_at_once_do_not_deadloc
     assert_access_logs_exact(warehouse_dsn)
 
 
+@pytest.mark.robustness("Two runs of one window at once")
 def test_two_runs_of_one_window_at_once_end_as_one_does(warehouse_dsn: str) -> None:
     feed = toy()
     records = [record(n) for n in range(30)]

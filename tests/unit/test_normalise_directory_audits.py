@@ -815,3 +815,16 @@ def test_content_hash_is_stable_and_sensitive():
 
     reordered = dict(reversed(list(load("app_credentials_secret_added").items())))
     assert content_hash(normalise_directory_audit(reordered, SOURCE)[0]) == content_hash(first)
+
+
+def test_new_value_nested_past_the_parser_is_kept_as_text():
+    record = load("app_credentials_secret_added")
+    deep = "[" * 100_000 + "]" * 100_000
+    record["targetResources"][0]["modifiedProperties"][0]["newValue"] = deep
+    (event,) = normalise_directory_audit(record, SOURCE)
+    assert (
+        modified(event)[record["targetResources"][0]["modifiedProperties"][0]["displayName"]][
+            "newValue"
+        ]
+        == deep
+    )

@@ -223,7 +223,7 @@ def _decode(value: Any) -> Any:
         return value
     try:
         return _json_decode(value)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser: kept as text
         return value
 
 
