@@ -43,7 +43,13 @@ SUMMARY_COLUMNS = (
     ("apps", 5),
     ("MFA known %", 11),
     ("MFA true %", 10),
+    ("429s", 5),
+    ("retried", 7),
 )
+
+#: The faults the demo's simulator serves (besides 429 throttling): decimal Retry-After as
+#: Microsoft documents it, and one page cut short that the extract must retry, not skip.
+DEMO_FAULTS = ["--retry-after-decimal", "--page-fault", "truncated", "--page-fault-on-page", "5"]
 
 
 def start_simulator_process(
@@ -177,8 +183,8 @@ def format_summary(rows: list[tuple]) -> str:
     header = "  ".join(name.rjust(width) for name, width in SUMMARY_COLUMNS)
     lines = [header, "-" * len(header)]
     for row in rows:
-        start, _end, *counts, mfa_known, mfa_true, _duration = row
-        cells = [f"{start:%Y-%m-%d %H:%M}", *counts, mfa_known, mfa_true]
+        start, _end, *counts, mfa_known, mfa_true, _duration, throttled, retried = row
+        cells = [f"{start:%Y-%m-%d %H:%M}", *counts, mfa_known, mfa_true, throttled, retried]
         lines.append(
             "  ".join(
                 str("-" if cell is None else cell).rjust(width)
@@ -209,9 +215,16 @@ def demo(args: argparse.Namespace) -> int:
     dsn = start_embedded_warehouse(data_dir)
     applied = apply_migrations(dsn)
     print(f"    migrations applied: {', '.join(applied) or 'none (up to date)'}")
-    print(f"2/4 Graph simulator ({args.signins_per_day} sign-ins/day, throttling on)", flush=True)
+    print(
+        f"2/4 Graph simulator ({args.signins_per_day} sign-ins/day; faults on: 429 throttling "
+        "with decimal Retry-After, one page cut short)",
+        flush=True,
+    )
     sim_process, sim = start_simulator_process(
-        data_dir, signins_per_day=args.signins_per_day, tenant_id=tenant.tenant_id
+        data_dir,
+        signins_per_day=args.signins_per_day,
+        tenant_id=tenant.tenant_id,
+        extra_args=DEMO_FAULTS,
     )
     try:
         print(f"    {sim['base_url']}", flush=True)
@@ -229,6 +242,9 @@ def demo(args: argparse.Namespace) -> int:
     print("4/4 per interval (latest load of each):\n", flush=True)
     print(format_summary(interval_summary(dsn, tenant.source_id(args.feed), interval_starts[0])))
     print(
+        "\nextracted = loaded + quarantined (+ excluded) in every row; quarantined records wait in"
+        "\ndq.quarantine with their reasons. '429s' and 'retried' are what the source made the"
+        "\nextract wait out or ask again (the page cut short is retried, never skipped)."
         "\nRun again: nothing is inserted or updated (the 'unchanged' column holds every event)."
         f"\nOpen the warehouse:  {psql_hint(data_dir / 'pg')}"
         f"\n  e.g.  SELECT * FROM auditor.{AUDITOR_VIEWS[args.feed]}"

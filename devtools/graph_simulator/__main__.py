@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from .server import FaultConfig, GraphSimulator, SimClock
+from .server import PAGE_FAULTS, FaultConfig, GraphSimulator, SimClock
 from .tenant import TenantConfig
 
 
@@ -69,6 +69,15 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-late-arrival", action="store_true", help="no ingestion delay")
     parser.add_argument("--token-lifetime", type=int, default=fault_defaults.token_lifetime_s)
     parser.add_argument("--drop-after-pages", type=int, default=None, metavar="N")
+    parser.add_argument(
+        "--page-fault", choices=PAGE_FAULTS, help="serve one broken 200 page (see PAGE_FAULTS)"
+    )
+    parser.add_argument("--page-fault-on-page", type=int, default=1, metavar="N")
+    parser.add_argument("--page-fault-times", type=int, default=1, metavar="N")
+    parser.add_argument(
+        "--retry-after-decimal", action="store_true", help='Retry-After as "2.128", not "2"'
+    )
+    parser.add_argument("--throttle-first", type=int, default=0, metavar="N")
     parser.add_argument("--now", help="start the simulated clock at this ISO 8601 instant")
     parser.add_argument("--cert-dir", type=Path, help="where to keep the certificate (reused)")
     parser.add_argument("--state-file", type=Path, help="also write the JSON line here")
@@ -118,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         late_arrival=not args.no_late_arrival,
         token_lifetime_s=args.token_lifetime,
         drop_connection_after_pages=args.drop_after_pages,
+        page_fault=args.page_fault,
+        page_fault_on_page=args.page_fault_on_page,
+        page_fault_times=args.page_fault_times,
+        retry_after_decimal=args.retry_after_decimal,
+        throttle_first=args.throttle_first,
     )
     clock = SimClock()
     if args.now:

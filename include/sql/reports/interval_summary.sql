@@ -1,9 +1,11 @@
 -- One row per data interval of a source: the latest load of it, and what the warehouse now
--- holds for the interval (distinct people and applications, MFA coverage).
+-- holds for the interval (distinct people and applications, MFA coverage), and what the
+-- source made the extract retry (429s; all retries: 429, 5xx, 401, unreadable pages).
 WITH latest AS (
     SELECT DISTINCT ON (window_start + lookback, window_end)
-           source_id, window_start + lookback AS interval_start, window_end AS interval_end,
-           extracted, loaded, quarantined, inserted, updated, unchanged, duration_s
+           batch_id, source_id, window_start + lookback AS interval_start,
+           window_end AS interval_end, extracted, loaded, quarantined, inserted, updated,
+           unchanged, duration_s
     FROM audit.batches
     WHERE source_id = %(source_id)s
       AND window_end > %(since)s
@@ -13,8 +15,11 @@ SELECT b.interval_start, b.interval_end, b.extracted, b.loaded, b.quarantined, b
        b.updated, b.unchanged, s.users, s.apps,
        round(100.0 * s.mfa_known / nullif(s.events, 0), 1) AS mfa_known_pct,
        round(100.0 * s.mfa_true / nullif(s.mfa_known, 0), 1) AS mfa_true_pct,
-       b.duration_s
+       b.duration_s,
+       (l.request_stats->>'throttled')::int AS throttled,
+       (l.request_stats->>'retries')::int AS retried
 FROM latest b
+LEFT JOIN landing.extract_batches l USING (batch_id)
 CROSS JOIN LATERAL (
     SELECT count(*) AS events,
            count(DISTINCT external_user_id) AS users,
