@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from dag_runs import use_graph
 
 from access_warehouse.landing import ExtractWindow
 from access_warehouse.sources.base import FetchRequest, RequestStats
@@ -14,7 +15,6 @@ from access_warehouse.sources.entra import SIGNIN_EVENT_TYPES, EntraSource
 from access_warehouse.sources.graph import GraphFeedQuery, GraphHTTPError, _wait_for, fetch_pages
 from devtools.graph_simulator.server import FaultConfig, GraphSimulator, SimClock
 from devtools.graph_simulator.tenant import TenantConfig
-from devtools.local_env import msgraph_connection
 
 DAY = datetime(2026, 11, 10, tzinfo=UTC)
 
@@ -29,13 +29,7 @@ def graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GraphSimu
         cert_dir=tmp_path / "cert",
         clock=clock,
     ) as simulator:
-        creds = simulator.credentials()
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_MSGRAPH_DEFAULT",
-            msgraph_connection(
-                creds["host"], creds["tenant_id"], creds["client_id"], creds["client_secret"]
-            ),
-        )
+        use_graph(monkeypatch, simulator, "contoso")
         yield simulator
 
 

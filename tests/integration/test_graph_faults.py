@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from dag_runs import use_graph
 
 from access_warehouse.extract import extract
 from access_warehouse.landing import ExtractWindow
@@ -17,7 +18,6 @@ from access_warehouse.sources.entra import EntraSource
 from access_warehouse.sources.graph import GraphPageError
 from devtools.graph_simulator.server import PAGE_FAULTS, FaultConfig, GraphSimulator, SimClock
 from devtools.graph_simulator.tenant import TenantConfig
-from devtools.local_env import msgraph_connection
 
 DAY = datetime(2026, 11, 10, tzinfo=UTC)
 WINDOW = ExtractWindow(DAY, DAY + timedelta(days=1))
@@ -33,13 +33,7 @@ def graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GraphSimu
         cert_dir=tmp_path / "cert",
         clock=clock,
     ) as simulator:
-        creds = simulator.credentials()
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_MSGRAPH_DEFAULT",
-            msgraph_connection(
-                creds["host"], creds["tenant_id"], creds["client_id"], creds["client_secret"]
-            ),
-        )
+        use_graph(monkeypatch, simulator, "contoso")
         yield simulator
 
 
