@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 
-.PHONY: demo test lint benchmark bootstrap stop
+.PHONY: demo test lint benchmark bench bench-venv bootstrap stop
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -20,6 +20,16 @@ lint: bootstrap
 
 benchmark: bootstrap
 	$(PY) benchmarks/signins_interval.py
+
+# make bench [N=1000000]: the shared path against COPY, insert_rows and dlt (benchmarks/bench.py)
+N ?= 1000000
+bench: bootstrap bench-venv
+	$(PY) benchmarks/bench.py --records $(N)
+
+# dlt lives in its own virtualenv: never in the product's requirements
+bench-venv:
+	@[ -x .venv-bench/bin/python ] || { python3.11 -m venv .venv-bench && \
+		.venv-bench/bin/pip install -q --disable-pip-version-check -r benchmarks/requirements.txt; }
 
 stop:
 	$(PY) -m devtools.embedded stop

@@ -1,0 +1,277 @@
+"""``make bench [N=...]``: the shared load path against the loaders a data engineer would pick.
+
+N synthetic Graph beta sign-ins (the simulator's generator, no HTTP) are written once as JSON
+lines; then each measurement runs in a fresh process on the same records and the same embedded
+Postgres, and the figures are compared as ratios within this one run (the machine is shared):
+
+- ``floor``: COPY of the raw JSON lines into a plain jsonb table;
+- ``pipeline``: landing (pages of 1000, as an extract lands them) and the load (normalise,
+  validate, resolve, upsert, access logs), the functions the DAG tasks call;
+- ``insert_rows``: the normalised rows through ``PostgresHook.insert_rows(..., replace=True)``,
+  what a plain Airflow DAG would do;
+- ``dlt``: dlt's ``merge`` load (primary key ``id``) of the same records, from its own
+  virtualenv (``.venv-bench``, ``benchmarks/requirements.txt``).
+
+It prints a table, one JSON object per measurement (``name``, ``records``, ``seconds``,
+``records_per_s``, ``peak_rss_mb`` and the stages), then the ratios.
+
+    python benchmarks/bench.py --records 1000000 [--only floor pipeline ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+
+DAY = datetime(2026, 11, 2, tzinfo=UTC)
+DATA = ROOT / ".data" / "bench"
+MEASUREMENTS = ("floor", "pipeline", "insert_rows", "dlt")
+PAGE = 1000
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def generate(path: Path, records: int) -> None:
+    """``records`` beta sign-ins of one day as JSON lines (reused when already there)."""
+    if path.exists() and sum(1 for _ in path.open("rb")) == records:
+        return
+    from devtools.graph_simulator.tenant import SyntheticTenant, TenantConfig
+
+    tenant = SyntheticTenant(TenantConfig(signins_per_day=records, users=5000, apps=200))
+    lo = int(DAY.timestamp())
+    rows = tenant.query(lo, lo + 86_400)
+    with path.open("w") as out:
+        for row in rows:
+            out.write(tenant.render_json(row, "beta") + "\n")
+
+
+def pages(path: Path) -> Any:
+    """The file as pages of parsed records, as a fetch yields them."""
+    import orjson
+
+    page: list[Any] = []
+    with path.open("rb") as handle:
+        for line in handle:
+            page.append(orjson.loads(line))
+            if len(page) == PAGE:
+                yield page
+                page = []
+    if page:
+        yield page
+
+
+def measure_floor(dsn: str, path: Path) -> dict[str, Any]:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_floor")
+        conn.execute("CREATE TABLE bench_floor (payload jsonb NOT NULL)")
+        # CSV with quote and delimiter characters that JSON never holds: lines pass unchanged
+        copy_sql = "COPY bench_floor FROM STDIN (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')"
+        with conn.cursor() as cursor, cursor.copy(copy_sql) as copy, path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                copy.write(block)
+        return {"records": conn.execute("SELECT count(*) FROM bench_floor").fetchone()[0]}
+
+
+def measure_pipeline(dsn: str, path: Path) -> dict[str, Any]:
+    from access_warehouse.landing import ExtractWindow, LandingBatch
+    from access_warehouse.load import load_batch
+    from access_warehouse.sources.entra import EntraSource
+
+    feed = EntraSource(
+        kind="entra", name="bench", tenant_id="contoso", conn_id="msgraph_default"
+    ).feed("signins")
+    started = time.perf_counter()
+    batch = LandingBatch(
+        dsn,
+        source_id=feed.source_id,
+        source_kind=feed.record_kind,
+        window=ExtractWindow(DAY, DAY + timedelta(days=1)),
+    )
+    for page in pages(path):
+        batch.write_page(page)
+    batch.finish("extracted")
+    batch.close()
+    landed = time.perf_counter()
+    summary = load_batch(dsn, batch.batch_id, feed)
+    return {
+        "records": summary.extracted,
+        "loaded": summary.loaded,
+        "stages": {
+            "land_s": round(landed - started, 2),
+            "load_s": round(time.perf_counter() - landed, 2),
+        },
+    }
+
+
+def measure_insert_rows(dsn: str, path: Path) -> dict[str, Any]:
+    import psycopg
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    from access_warehouse.contract import NORMALISED_COLUMNS
+    from access_warehouse.normalise import normalise_record
+    from access_warehouse.sources.entra.signins import normalise_signin
+
+    with psycopg.connect(dsn) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_insert_rows")
+        conn.execute("CREATE TABLE bench_insert_rows (LIKE audit.access_events INCLUDING DEFAULTS)")
+        conn.execute("ALTER TABLE bench_insert_rows ADD PRIMARY KEY (source_id, event_id)")
+        for column in ("external_user_id", "batch_id", "ingested_at", "content_hash"):
+            conn.execute(f"ALTER TABLE bench_insert_rows ALTER COLUMN {column} DROP NOT NULL")
+    hook = PostgresHook(postgres_conn_id="warehouse")
+    records = 0
+    for page in pages(path):
+        rows = []
+        for record in page:
+            for event in normalise_record(normalise_signin, record, "entra:bench:signins"):
+                rows.append(
+                    [
+                        json.dumps(event[c], default=str) if c == "properties" else event[c]
+                        for c in NORMALISED_COLUMNS
+                    ]
+                )
+        hook.insert_rows(
+            "bench_insert_rows",
+            rows,
+            target_fields=list(NORMALISED_COLUMNS),
+            replace=True,
+            replace_index=["source_id", "event_id"],
+            commit_every=PAGE,
+        )
+        records += len(page)
+    return {"records": records}
+
+
+DLT_CHILD = """
+import json, sys, time, resource
+import dlt, orjson
+path, dsn_url = sys.argv[1], sys.argv[2]
+def records():
+    with open(path, "rb") as handle:
+        for line in handle:
+            yield orjson.loads(line)
+pipeline = dlt.pipeline(pipeline_name="bench", destination=dlt.destinations.postgres(dsn_url),
+                        dataset_name="dlt_bench", pipelines_dir=sys.argv[3])
+pipeline.run(records(), table_name="signins", write_disposition="merge", primary_key="id")
+with pipeline.sql_client() as client:
+    rows = client.execute_sql("SELECT count(*) FROM signins")[0][0]
+print(json.dumps({"records": rows,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def run_child(name: str, dsn: str, path: Path, env: dict[str, str]) -> dict[str, Any]:
+    """One measurement in a fresh process; its last output line is a JSON object."""
+    started = time.perf_counter()
+    if name == "dlt":
+        python = ROOT / ".venv-bench" / "bin" / "python"
+        pgdata = dsn.split("host=")[1].split()[0]
+        # dlt insists on a password; the embedded server trusts local connections and ignores it
+        url = f"postgresql://postgres:unused@localhost/warehouse?host={pgdata}"
+        command = [str(python), "-c", DLT_CHILD, str(path), url, str(DATA / "dlt")]
+    else:
+        command = [sys.executable, __file__, "--child", name, "--dsn", dsn, "--file", str(path)]
+    output = subprocess.run(command, capture_output=True, text=True, env=env)
+    if output.returncode:
+        raise RuntimeError(f"{name} failed:\n{output.stderr[-3000:]}")
+    result = json.loads(output.stdout.strip().splitlines()[-1])
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    return result
+
+
+def child(args: argparse.Namespace) -> None:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    measure = globals()[f"measure_{args.child}"]
+    result = measure(args.dsn, Path(args.file))
+    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    print(json.dumps(result))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--only", nargs="+", choices=MEASUREMENTS, default=list(MEASUREMENTS))
+    parser.add_argument("--child", choices=MEASUREMENTS)
+    parser.add_argument("--dsn")
+    parser.add_argument("--file")
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return 0
+
+    from access_warehouse.warehouse import apply_migrations, connect
+    from devtools.embedded import start_embedded_warehouse
+    from devtools.local_env import airflow_env, warehouse_connection
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"signins-{args.records}.jsonl"
+    print(f"generating {args.records:,} sign-ins into {path} ...", flush=True)
+    generate(path, args.records)
+    dsn = start_embedded_warehouse(DATA, database="warehouse")
+    apply_migrations(dsn)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
+        **airflow_env(DATA, {"warehouse": warehouse_connection(DATA / "pg")}),
+    }
+    results = {}
+    for name in args.only:
+        with connect(dsn) as conn:  # every measurement starts from an empty warehouse
+            conn.execute(
+                "TRUNCATE audit.access_events, audit.access_logs, audit.external_users,"
+                " audit.external_user_aliases, audit.config_items, audit.batches,"
+                " landing.records, landing.extract_batches, dq.quarantine,"
+                " dq.expectation_results, dq.validation_runs CASCADE"
+            )
+            conn.execute("DROP SCHEMA IF EXISTS dlt_bench CASCADE")
+        result = run_child(name, dsn, path, env)
+        result["name"] = name
+        result["records_per_s"] = round(result["records"] / result["seconds"])
+        results[name] = result
+        print(
+            f"{name:<12} {result['records']:>9,} records {result['seconds']:>8.1f} s "
+            f"{result['records_per_s']:>8,} records/s  peak RSS {result['peak_rss_mb']:>6.0f} MB"
+            + (f"  {result['stages']}" if "stages" in result else ""),
+            flush=True,
+        )
+    print()
+    for result in results.values():
+        print(json.dumps(result))
+    pipeline = results.get("pipeline")
+    if pipeline:
+        print("\nratios (same run):")
+        for other, label in (
+            ("floor", "pipeline time / floor time"),
+            ("insert_rows", "insert_rows time / pipeline time"),
+            ("dlt", "pipeline records/s / dlt records/s"),
+        ):
+            if other not in results:
+                continue
+            if other == "floor":
+                ratio = pipeline["seconds"] / results[other]["seconds"]
+            elif other == "insert_rows":
+                ratio = results[other]["seconds"] / pipeline["seconds"]
+            else:
+                ratio = pipeline["records_per_s"] / results[other]["records_per_s"]
+            print(f"  {label}: {ratio:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
