@@ -74,7 +74,9 @@ class FaultConfig:
     throttle: bool = True  # throttle_limit data requests per throttle_window_s per app+tenant
     throttle_limit: int = 5
     throttle_window_s: float = 10.0
-    error_rate: float = 0.0  # share of data requests answered 503/504 (seeded, reproducible)
+    error_rate: float = 0.0  # share of data requests answered 5xx (seeded, reproducible)
+    #: which 5xx an injected error is (503 and 504 are what Graph sends most); drawn evenly
+    error_statuses: tuple[int, ...] = (503, 504)
     late_arrival: bool = True  # events appear only after their ingestion delay
     token_lifetime_s: int = 3600
     drop_connection_after_pages: int | None = None  # then close data connections, no response
@@ -88,6 +90,14 @@ class FaultConfig:
     page_fault_on_page: int = 1
     page_fault_times: int = 1
 
+
+#: Graph's error code and message for each 5xx the simulator can inject.
+_SERVER_ERRORS = {
+    500: ("InternalServerError", "An internal server error occurred."),
+    502: ("BadGateway", "Bad gateway."),
+    503: ("ServiceUnavailable", "Service is unavailable, try again later."),
+    504: ("GatewayTimeout", "The operation has timed out."),
+}
 
 #: What a broken 200 answer can look like (see ``GraphSimulator._broken_page``).
 PAGE_FAULTS = (
@@ -761,17 +771,13 @@ class GraphSimulator:
                 return _DROP
             if faults.error_rate <= 0 or self._fault_rng.random() >= faults.error_rate:
                 return None
-            gateway = self._fault_rng.random() < 0.5
+            pick = self._fault_rng.random()
             retry_after = self._fault_rng.random() < 0.3
         self.stats.incr("errors_5xx")
-        if gateway:
-            response = self.graph_error(
-                504, "GatewayTimeout", "The operation has timed out.", request_ids
-            )
-        else:
-            response = self.graph_error(
-                503, "ServiceUnavailable", "Service is unavailable, try again later.", request_ids
-            )
+        statuses = faults.error_statuses
+        status = statuses[min(int(pick * len(statuses)), len(statuses) - 1)]
+        code, message = _SERVER_ERRORS[status]
+        response = self.graph_error(status, code, message, request_ids)
         if retry_after:
             response.headers["Retry-After"] = "1"
         return response

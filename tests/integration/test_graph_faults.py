@@ -136,3 +136,21 @@ def test_a_429_storm_on_the_first_request_is_waited_out(
     assert summary.requests["waited_s"] == pytest.approx(expected_wait, abs=0.01)
     _, _, ids = landed(warehouse_dsn, summary.batch_id)
     assert sorted(ids) == sorted(served_ids(graph))
+
+
+@pytest.mark.robustness("5xx on every status Graph uses, and 429s mid-window")
+@pytest.mark.parametrize("statuses", [(500,), (502,), (503,), (504,)], ids=str)
+def test_server_errors_and_throttling_later_in_the_window_are_retried(
+    statuses: tuple[int, ...], graph: GraphSimulator, warehouse_dsn: str
+) -> None:
+    graph.faults.error_rate, graph.faults.error_statuses = 0.3, statuses
+    graph.faults.throttle, graph.faults.throttle_limit = True, 3
+    graph.faults.throttle_window_s, graph.faults.retry_after_decimal = 1.0, True
+
+    summary = extract(warehouse_dsn, signins(max_attempts=12), window=WINDOW)
+
+    assert graph.stats["errors_5xx"] > 0 and graph.stats["throttled"] > 0
+    assert summary.requests["server_errors"] == graph.stats["errors_5xx"]
+    assert summary.requests["throttled"] == graph.stats["throttled"]
+    _, _, ids = landed(warehouse_dsn, summary.batch_id)
+    assert sorted(ids) == sorted(served_ids(graph))
