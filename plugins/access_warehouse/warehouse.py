@@ -15,7 +15,7 @@ from access_warehouse.paths import SQL_DIR
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
-REPEATABLE_DIR = SQL_DIR / "repeatable"
+REPEATABLE_DIR = SQL_DIR / "views"
 
 
 @cache
@@ -38,7 +38,7 @@ def connect(dsn: str, **kwargs: Any) -> psycopg.Connection:
 
 def apply_migrations(dsn: str) -> list[str]:
     """Apply every ``include/sql/migrations/NNNN_*.sql`` not yet recorded, then the repeatable
-    ``include/sql/repeatable/*.sql`` (views, functions) if any of them changed; return what was
+    ``include/sql/views/*.sql`` (views, functions) if any of them changed; return what was
     applied.
 
     Safe to call from many processes at once: an advisory lock serialises them, and each file runs
@@ -98,4 +98,4 @@ def _apply_repeatable(conn: psycopg.Connection) -> list[str]:
                 [{"name": name, "checksum": checksum} for name, checksum in wanted.items()],
             )
     log.info("applied repeatable scripts %s", ", ".join(files))
-    return [f"repeatable/{name}" for name in files]
+    return [f"views/{name}" for name in files]

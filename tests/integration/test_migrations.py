@@ -36,7 +36,7 @@ def test_views_are_reapplied_when_a_file_changes_and_only_then(
 
     applied = apply_migrations(warehouse_dsn)
 
-    assert applied == [f"repeatable/{path.name}" for path in sorted(views.glob("*.sql"))]
+    assert applied == [f"views/{path.name}" for path in sorted(views.glob("*.sql"))]
     assert "the_dag" in columns(warehouse_dsn, "batches")  # a view whose columns changed
     assert "who" in columns(warehouse_dsn, "sign_ins")  # the others rebuilt too
     with psycopg.connect(warehouse_dsn) as conn:

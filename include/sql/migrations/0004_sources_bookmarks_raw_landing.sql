@@ -36,7 +36,7 @@ CREATE TABLE audit.bookmarks (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 
--- Repeatable scripts (include/sql/repeatable/: views, functions): re-applied, all in order, when any checksum changes.
+-- Repeatable scripts (include/sql/views/: views, functions): re-applied, all in order, when any checksum changes.
 CREATE TABLE etl.repeatable_scripts (
     name       text PRIMARY KEY,
     checksum   text NOT NULL,
