@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import uuid
@@ -82,6 +83,15 @@ _TEXT_COLUMNS = tuple(
 )
 
 
+@functools.lru_cache(maxsize=65_536)  # the same addresses recur across a batch
+def _is_ip_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
 class NormalisationError(ValueError):
     """A source record that cannot become an access event; the reason goes to quarantine."""
 
@@ -119,13 +129,8 @@ def check_event(event: Any, source_id: str) -> None:
                 f"{column} is {len(value)} characters long; at most {KEY_MAX_CHARS} are stored"
             )
     source_ip = event["source_ip"]
-    if source_ip is not None:
-        try:
-            ipaddress.ip_address(source_ip)
-        except ValueError:
-            raise NormalisationError(
-                f"source_ip {source_ip[:100]!r} is not an IPv4 or IPv6 address"
-            ) from None
+    if source_ip is not None and not _is_ip_address(source_ip):
+        raise NormalisationError(f"source_ip {source_ip[:100]!r} is not an IPv4 or IPv6 address")
 
 
 def content_hash(event: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ known aliases and the editable mapping table is set-based SQL (``include/sql/loa
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -28,6 +29,11 @@ def normalise_alias(value: Any) -> str | None:
     return text or None
 
 
+@functools.lru_cache(maxsize=65_536)  # people and resources recur across a batch
+def _uuid5(key: str) -> uuid.UUID:
+    return uuid.uuid5(ID_NAMESPACE, key)
+
+
 def source_uuid(source_id: str) -> uuid.UUID:
     """The UUID of a source (``audit.access_logs.scraper_id``)."""
     return uuid.uuid5(ID_NAMESPACE, f"source:{source_id}")
@@ -43,7 +49,7 @@ def actor_identity(event: dict[str, Any]) -> tuple[str | None, str | None, str |
     alias_name = normalise_alias(event.get("actor_principal_name"))
     alias_kind = ACTOR_ID_ALIAS_KIND.get(event.get("actor_type") or "", "external_id")
     key = alias_id or alias_name or f"unknown:{event.get('source_id')}"
-    return alias_id, alias_kind if alias_id else None, alias_name, uuid.uuid5(ID_NAMESPACE, key)
+    return alias_id, alias_kind if alias_id else None, alias_name, _uuid5(key)
 
 
 def config_item_id(target_type: str | None, external_id: Any, name: Any) -> uuid.UUID | None:
@@ -51,4 +57,4 @@ def config_item_id(target_type: str | None, external_id: Any, name: Any) -> uuid
     key = normalise_alias(external_id) or normalise_alias(name)
     if not target_type or key is None:
         return None
-    return uuid.uuid5(ID_NAMESPACE, f"{target_type}:{key}")
+    return _uuid5(f"{target_type}:{key}")
