@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +69,15 @@ def test_only_the_adapters_import_airflow_itself() -> None:
         airflow = {name for name in imported if name.split(".")[0] == "airflow"}
         # the Graph client is the provider's hook, which reads its own connection
         assert airflow <= {"airflow.providers.microsoft.azure.hooks.msgraph"}, path
+
+
+def test_parsing_the_dag_file_imports_no_database_client_or_gx() -> None:
+    probe = (
+        "import runpy, sys; runpy.run_path('dags/sources.py'); "
+        "print(sorted({m.split('.')[0] for m in sys.modules}))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    for heavy in ("psycopg", "great_expectations", "pandas", "kiota_http"):  # httpx: Airflow's
+        assert f"'{heavy}'" not in loaded, f"{heavy} is imported when the DAGs parse"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import psycopg
-
 #: The warehouse's Airflow connection (contract: a `postgres` connection named `warehouse`).
 WAREHOUSE_CONN_ID = "warehouse"
 
 
 def warehouse_dsn(conn_id: str = WAREHOUSE_CONN_ID) -> str:
     """The libpq connection string of an Airflow Postgres connection."""
+    import psycopg  # only when a task runs: DAG files import this module to parse
     from airflow.sdk import BaseHook
 
     connection = BaseHook.get_connection(conn_id)
