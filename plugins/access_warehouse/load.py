@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from access_warehouse.contract import (
@@ -439,8 +440,8 @@ def load_batch(
     summary = LoadSummary(
         batch_id=str(batch_uuid),
         source_id=source_id,
-        window_start=window_start.isoformat() if window_start else None,
-        window_end=window_end.isoformat() if window_end else None,
+        window_start=_iso(window_start),
+        window_end=_iso(window_end),
         bookmark_from=bookmark_from,
         bookmark_to=bookmark_to,
         bookmark_advanced=bookmark_advanced,
@@ -505,37 +506,21 @@ def ensure_partitions(dsn: str, months: list[date]) -> list[date]:
 
 
 def _loaded_summary(conn: psycopg.Connection, batch_id: uuid.UUID, source_id: str) -> LoadSummary:
-    row = execute(conn, "load/loaded_batch.sql", {"batch_id": batch_id}).fetchone()
+    with conn.cursor(row_factory=dict_row) as cursor:
+        row = cursor.execute(sql("load/loaded_batch.sql"), {"batch_id": batch_id}).fetchone()
     if row is None:
         raise BatchNotLoadable(f"landing batch {batch_id} is marked loaded but has no batch row")
-    names = [
-        "extracted",
-        "loaded",
-        "quarantined",
-        "excluded",
-        "duplicates",
-        "inserted",
-        "updated",
-        "unchanged",
-        "new_users",
-        "new_config_items",
-        "events",
-        "batch_hash",
-        "pages",
-    ]
-    values = dict(zip(names, row[:13], strict=True))
-    window_start, window_end, bookmark_from, bookmark_to = row[13:]
     return LoadSummary(
         batch_id=str(batch_id),
         source_id=source_id,
-        window_start=window_start.isoformat() if window_start else None,
-        window_end=window_end.isoformat() if window_end else None,
-        bookmark_from=bookmark_from,
-        bookmark_to=bookmark_to,
         bookmark_advanced=None,
         seconds=0.0,
-        **values,
+        **{**row, "window_start": _iso(row["window_start"]), "window_end": _iso(row["window_end"])},
     )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def _advance_bookmark(

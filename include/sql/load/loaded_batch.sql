@@ -1,6 +1,7 @@
--- What the committed load of a batch recorded (for a load run again after it committed).
-SELECT b.extracted, b.loaded, b.quarantined, b.excluded, b.duplicates, b.inserted, b.updated,
-       b.unchanged, b.new_users, b.new_config_items, coalesce((b.details->>'events')::int, 0),
-       b.batch_hash, b.pages, b.window_start, b.window_end, b.bookmark_from, b.bookmark_to
-FROM audit.batches b
-WHERE b.batch_id = %(batch_id)s
+-- What the committed load of a batch recorded (for a load run again after it committed); the
+-- names are LoadSummary's.
+SELECT extracted, loaded, quarantined, excluded, duplicates, inserted, updated, unchanged,
+       new_users, new_config_items, coalesce((details->>'events')::int, 0) AS events,
+       batch_hash, pages, window_start, window_end, bookmark_from, bookmark_to
+FROM audit.batches
+WHERE batch_id = %(batch_id)s
