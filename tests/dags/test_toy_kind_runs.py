@@ -3,6 +3,7 @@ shared path: real ``dag.test()`` runs into a real warehouse."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -93,18 +94,40 @@ def test_toy_config_errors_name_the_key_and_source(tmp_path: Path) -> None:
     assert "sources.0.schedule (source 'demo', kind 'toy')" in message and "cron" in message
 
 
-def test_two_kinds_may_not_give_the_same_dag_id(tmp_path: Path) -> None:
+def test_source_names_are_unique_per_kind_and_dag_ids_across_kinds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "sources.yaml"
     path.write_text(
         "sources:\n"
         "  - {kind: toy, name: signins, path: /x}\n"
         "  - {kind: entra, name: a, tenant_id: a, conn_id: msgraph_a}\n"
     )
-    assert {f.dag_id for f in load_sources(path).feeds()} >= {"toy_signins", "entra_signins"}
+    assert {f.dag_id for f in load_sources(path).feeds()} == {
+        "toy_signins",
+        "entra_signins",
+        "entra_directory_audits",
+    }
     path.write_text(
         "sources:\n  - {kind: toy, name: x, path: /x}\n  - {kind: toy, name: x, path: /y}\n"
     )
     with pytest.raises(ConfigError, match=r"unique per kind; repeated: \['toy:x'\]"):
+        load_sources(path)
+    # a kind whose DAG ids collide with another source's: refused before any DAG is built
+    feeds = toy_kind.ToySource.feeds
+    monkeypatch.setattr(
+        toy_kind.ToySource,
+        "feeds",
+        lambda self: [replace(feed, dag_id="entra_signins") for feed in feeds(self)],
+    )
+    path.write_text(
+        "sources:\n"
+        "  - {kind: toy, name: y, path: /x}\n"
+        "  - {kind: entra, name: a, tenant_id: a, conn_id: msgraph_a}\n"
+    )
+    with pytest.raises(
+        ConfigError, match=r"two feeds would have the same dag_id: \['entra_signins'\]"
+    ):
         load_sources(path)
 
 
