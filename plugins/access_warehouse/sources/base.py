@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -176,9 +176,6 @@ class SourceConfig(StrictModel):
 
     kind: str
     name: str = Field(pattern=NAME_PATTERN)
-
-    #: Filled by the registry: the kind this model belongs to.
-    kind_name: ClassVar[str] = ""
 
     def feeds(self) -> list[Feed]:
         """The enabled feeds of this source (each becomes a DAG)."""

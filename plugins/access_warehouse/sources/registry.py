@@ -36,14 +36,8 @@ def register_kind(kind: SourceKind) -> SourceKind:
     known = _KINDS.get(kind.name)
     if known is not None and known != kind:
         raise RegistryError(f"source kind {kind.name!r} is already registered")
-    kind.config.kind_name = kind.name
     _KINDS[kind.name] = kind
     return kind
-
-
-def unregister_kind(name: str) -> None:
-    """Remove a kind (tests that register a kind of their own clean up with this)."""
-    _KINDS.pop(name, None)
 
 
 def registered_kinds() -> dict[str, SourceKind]:
