@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 
-.PHONY: demo test lint benchmark bench bench-venv bootstrap stop
+.PHONY: demo test lint bench bench-venv bootstrap stop
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -18,10 +18,8 @@ test: bootstrap
 lint: bootstrap
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 
-benchmark: bootstrap
-	$(PY) benchmarks/signins_interval.py
-
-# make bench [N=1000000]: the shared path against COPY, insert_rows and dlt (benchmarks/bench.py)
+# make bench [N=1000000]: the shared path against COPY, insert_rows and dlt, and extraction
+# against Graph's throttle and bare httpx paging (benchmarks/bench.py)
 N ?= 1000000
 bench: bootstrap bench-venv
 	$(PY) benchmarks/bench.py --records $(N)

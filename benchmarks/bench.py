@@ -12,6 +12,15 @@ Postgres, and the figures are compared as ratios within this one run (the machin
 - ``dlt``: dlt's ``merge`` load (primary key ``id``) of the same records, from its own
   virtualenv (``.venv-bench``, ``benchmarks/requirements.txt``).
 
+Extraction is measured apart, against the Graph simulator in its own process (HTTPS, page size
+1000, the simulator's synthetic tenant):
+
+- ``extract_throttled``: the shared extract with Microsoft's throttle on (5 requests per 10 s per
+  app and tenant, 60+ requests): the data requests it achieved against the most that limit
+  allows in the same time, and every 429 retried (all records arrive);
+- ``extract`` and ``httpx_paging``: with throttling off, the shared extract (fetch and landing)
+  against bare ``httpx`` paging of the same pages, which keeps nothing.
+
 It prints a table, one JSON object per measurement (``name``, ``records``, ``seconds``,
 ``records_per_s``, ``peak_rss_mb`` and the stages), then the ratios.
 
@@ -24,20 +33,27 @@ import argparse
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
 DATA = ROOT / ".data" / "bench"
-MEASUREMENTS = ("floor", "pipeline", "insert_rows", "dlt")
+LOADS = ("floor", "pipeline", "insert_rows", "dlt")
+EXTRACTS = ("extract_throttled", "extract", "httpx_paging")
+MEASUREMENTS = LOADS + EXTRACTS
 PAGE = 1000
+#: Microsoft Graph's documented limit for audit logs, as the simulator enforces it
+THROTTLE_LIMIT, THROTTLE_WINDOW_S = 5, 10.0
 
 
 def peak_rss_mb() -> float:
@@ -156,6 +172,74 @@ def measure_insert_rows(dsn: str, path: Path) -> dict[str, Any]:
     return {"records": records}
 
 
+def _bench_tenant() -> Any:
+    from access_warehouse.sources.entra import EntraSource
+
+    return EntraSource(kind="entra", name="bench", tenant_id="contoso", conn_id="msgraph_default")
+
+
+def _extract(dsn: str) -> dict[str, Any]:
+    from access_warehouse.extract import extract
+    from access_warehouse.landing import ExtractWindow
+
+    started = time.perf_counter()
+    summary = extract(
+        dsn, _bench_tenant().feed("signins"), window=ExtractWindow(DAY, DAY + timedelta(days=1))
+    )
+    requests = {key: summary.requests[key] for key in ("requests", "throttled", "retries")}
+    return {
+        "records": summary.records,
+        "pages": summary.pages,
+        "extract_s": round(time.perf_counter() - started, 2),
+        "requests": requests,
+    }
+
+
+def measure_extract_throttled(dsn: str, path: Path) -> dict[str, Any]:
+    return _extract(dsn)
+
+
+def measure_extract(dsn: str, path: Path) -> dict[str, Any]:
+    return _extract(dsn)
+
+
+def measure_httpx_paging(dsn: str, path: Path) -> dict[str, Any]:
+    """The baseline: the same pages through bare httpx, parsed and thrown away."""
+    import httpx
+
+    from access_warehouse.sources.graph import window_filter
+
+    sim = json.loads(path.read_text())
+    query = _bench_tenant().graph_query("signins")
+    base = sim["base_url"]
+    records = pages = 0
+    with httpx.Client(verify=False, timeout=60) as client:
+        token = client.post(
+            f"{base}/{sim['tenant_id']}/oauth2/v2.0/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": sim["client_id"],
+                "client_secret": sim["client_secret"],
+                "scope": "https://graph.microsoft.com/.default",
+            },
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        for stream in query.streams:
+            url: str | None = f"{base}/{query.api_version}/{query.path}"
+            params: dict[str, Any] | None = {
+                "$filter": window_filter(query.time_field, DAY, DAY + timedelta(days=1), stream),
+                "$top": query.page_size,
+            }
+            while url:
+                page = client.get(url, params=params, headers=headers)
+                page.raise_for_status()
+                body = page.json()
+                records += len(body["value"])
+                pages += 1
+                url, params = body.get("@odata.nextLink"), None
+    return {"records": records, "pages": pages}
+
+
 DLT_CHILD = """
 import json, sys, time, resource
 import dlt, orjson
@@ -172,6 +256,47 @@ with pipeline.sql_client() as client:
 print(json.dumps({"records": rows,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
+
+
+@contextmanager
+def simulator(records: int, throttle: bool) -> Any:
+    """The Graph simulator in its own process, serving ``records`` sign-ins on DAY; yields the
+    path of its state file (URL and credentials) and the environment that points Airflow's
+    ``msgraph_default`` connection at it."""
+    from devtools.demo import start_simulator_process
+    from devtools.local_env import airflow_env, msgraph_connection, warehouse_connection
+
+    flags = ["--no-late-arrival", "--now", "2026-11-20T00:00:00Z"]
+    flags += (
+        ["--throttle-limit", str(THROTTLE_LIMIT), "--throttle-window", str(THROTTLE_WINDOW_S)]
+        if throttle
+        else ["--no-throttle"]
+    )
+    process, sim = start_simulator_process(
+        DATA, signins_per_day=records, tenant_id="contoso", extra_args=flags
+    )
+    try:
+        connection = msgraph_connection(
+            urlparse(sim["base_url"]).netloc,
+            sim["tenant_id"],
+            sim["client_id"],
+            sim["client_secret"],
+        )
+        connections = {
+            "warehouse": warehouse_connection(DATA / "pg"),
+            "msgraph_default": connection,
+        }
+        yield DATA / "simulator.json", airflow_env(DATA, connections)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def throttle_efficiency(result: dict[str, Any]) -> float:
+    """Data pages achieved against the most a sliding limit of THROTTLE_LIMIT requests per
+    THROTTLE_WINDOW_S allows in the extract's time: LIMIT x (1 + whole windows elapsed)."""
+    ceiling = THROTTLE_LIMIT * (1 + int(result["extract_s"] // THROTTLE_WINDOW_S))
+    return result["pages"] / ceiling
 
 
 def run_child(name: str, dsn: str, path: Path, env: dict[str, str]) -> dict[str, Any]:
@@ -193,6 +318,20 @@ def run_child(name: str, dsn: str, path: Path, env: dict[str, str]) -> dict[str,
     return result
 
 
+def empty_warehouse(dsn: str) -> None:
+    """Every measurement starts from an empty warehouse."""
+    from access_warehouse.warehouse import connect
+
+    with connect(dsn) as conn:
+        conn.execute(
+            "TRUNCATE audit.access_events, audit.access_logs, audit.external_users,"
+            " audit.external_user_aliases, audit.config_items, audit.batches,"
+            " landing.records, landing.extract_batches, dq.quarantine,"
+            " dq.expectation_results, dq.validation_runs CASCADE"
+        )
+        conn.execute("DROP SCHEMA IF EXISTS dlt_bench CASCADE")
+
+
 def child(args: argparse.Namespace) -> None:
     import logging
 
@@ -206,6 +345,12 @@ def child(args: argparse.Namespace) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument(
+        "--extract-records", type=int, default=100_000, help="sign-ins served, throttling off"
+    )
+    parser.add_argument(
+        "--throttled-requests", type=int, default=60, help="data requests, throttling on"
+    )
     parser.add_argument("--only", nargs="+", choices=MEASUREMENTS, default=list(MEASUREMENTS))
     parser.add_argument("--child", choices=MEASUREMENTS)
     parser.add_argument("--dsn")
@@ -215,14 +360,15 @@ def main() -> int:
         child(args)
         return 0
 
-    from access_warehouse.warehouse import apply_migrations, connect
+    from access_warehouse.warehouse import apply_migrations
     from devtools.embedded import start_embedded_warehouse
     from devtools.local_env import airflow_env, warehouse_connection
 
     DATA.mkdir(parents=True, exist_ok=True)
     path = DATA / f"signins-{args.records}.jsonl"
-    print(f"generating {args.records:,} sign-ins into {path} ...", flush=True)
-    generate(path, args.records)
+    if set(args.only) & set(LOADS):
+        print(f"generating {args.records:,} sign-ins into {path} ...", flush=True)
+        generate(path, args.records)
     dsn = start_embedded_warehouse(DATA, database="warehouse")
     apply_migrations(dsn)
     env = {
@@ -231,31 +377,52 @@ def main() -> int:
         **airflow_env(DATA, {"warehouse": warehouse_connection(DATA / "pg")}),
     }
     results = {}
-    for name in args.only:
-        with connect(dsn) as conn:  # every measurement starts from an empty warehouse
-            conn.execute(
-                "TRUNCATE audit.access_events, audit.access_logs, audit.external_users,"
-                " audit.external_user_aliases, audit.config_items, audit.batches,"
-                " landing.records, landing.extract_batches, dq.quarantine,"
-                " dq.expectation_results, dq.validation_runs CASCADE"
-            )
-            conn.execute("DROP SCHEMA IF EXISTS dlt_bench CASCADE")
-        result = run_child(name, dsn, path, env)
+
+    def report(name: str, result: dict[str, Any]) -> None:
         result["name"] = name
         result["records_per_s"] = round(result["records"] / result["seconds"])
         results[name] = result
+        extra = result.get("stages") or result.get("requests") or ""
         print(
-            f"{name:<12} {result['records']:>9,} records {result['seconds']:>8.1f} s "
+            f"{name:<18} {result['records']:>9,} records {result['seconds']:>8.1f} s "
             f"{result['records_per_s']:>8,} records/s  peak RSS {result['peak_rss_mb']:>6.0f} MB"
-            + (f"  {result['stages']}" if "stages" in result else ""),
+            + (f"  {extra}" if extra else ""),
             flush=True,
         )
+
+    for name in (name for name in args.only if name in LOADS):
+        empty_warehouse(dsn)
+        report(name, run_child(name, dsn, path, env))
+    extracts = [name for name in args.only if name in EXTRACTS]
+    if "extract_throttled" in extracts:
+        empty_warehouse(dsn)
+        # one more page than requests asked for, so that the last page is a full one
+        with simulator(args.throttled_requests * PAGE - PAGE // 2, throttle=True) as (state, sim):
+            report("extract_throttled", run_child("extract_throttled", dsn, state, {**env, **sim}))
+    if {"extract", "httpx_paging"} & set(extracts):
+        with simulator(args.extract_records, throttle=False) as (state, sim):
+            for name in ("httpx_paging", "extract"):
+                if name in extracts:
+                    empty_warehouse(dsn)
+                    report(name, run_child(name, dsn, state, {**env, **sim}))
     print()
     for result in results.values():
         print(json.dumps(result))
     pipeline = results.get("pipeline")
+    print("\nratios (same run):")
+    if "extract_throttled" in results:
+        throttled = results["extract_throttled"]
+        stats = throttled["requests"]
+        print(
+            f"  throttled extract: {throttled['pages']} data requests in "
+            f"{throttled['extract_s']:.0f} s = {throttle_efficiency(throttled):.0%} of the "
+            f"{THROTTLE_LIMIT} per {THROTTLE_WINDOW_S:.0f} s ceiling; {stats['throttled']} "
+            f"answered 429, {stats['retries']} retried"
+        )
+    if {"extract", "httpx_paging"} <= results.keys():
+        ratio = results["extract"]["seconds"] / results["httpx_paging"]["seconds"]
+        print(f"  extract time / bare httpx paging time (throttling off): {ratio:.2f}")
     if pipeline:
-        print("\nratios (same run):")
         for other, label in (
             ("floor", "pipeline time / floor time"),
             ("insert_rows", "insert_rows time / pipeline time"),

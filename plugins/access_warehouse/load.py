@@ -10,12 +10,17 @@ of it commits or none of it does, so a failed load leaves the audit tables as th
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
+import queue
+import struct
+import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -111,7 +116,8 @@ def _staging_row(event: dict[str, Any]) -> tuple:
 
     Raises ``NormalisationError`` for properties that jsonb cannot store."""
     try:
-        properties = orjson.dumps(event["properties"])
+        # sorted keys, as content_hash wants them; jsonb does not mind the order
+        properties = orjson.dumps(event["properties"], option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError as exc:
         raise NormalisationError(f"properties cannot be stored as JSON: {exc}") from None
     if contains_nul_escape(properties):
@@ -121,7 +127,7 @@ def _staging_row(event: dict[str, Any]) -> tuple:
     row[-1] = properties.decode()  # COPY parses it as jsonb
     return (
         *row,
-        content_hash(event),
+        content_hash(event, properties),
         alias_id,
         alias_kind,
         alias_name,
@@ -130,15 +136,201 @@ def _staging_row(event: dict[str, Any]) -> tuple:
     )
 
 
-def _chunks(
-    conn: psycopg.Connection, batch_id: uuid.UUID, size: int
-) -> Iterator[list[tuple[Any, Any, str | None, bytes | None]]]:
-    # A server-side cursor: one chunk of landed rows in memory at a time.
-    with conn.cursor(name=f"landing_{batch_id.hex}") as cursor:
-        cursor.itersize = size
-        cursor.execute(sql("landing/read_batch_records.sql"), {"batch_id": batch_id})
-        while rows := cursor.fetchmany(size):
-            yield rows
+_END = object()
+READ_LANDED = "landing/copy_batch_records_out.sql"
+#: Landed rows: (page_no, record_no, payload JSON text or None, raw bytes or None).
+LandedRow = tuple[int, int, bytes | memoryview | None, bytes | None]
+
+
+class _LandingReader:
+    """The batch's landed rows, chunk by chunk, streamed on a connection of its own.
+
+    A thread only moves the binary COPY's bytes (I/O, which releases the GIL) so the server
+    serialises ahead while Python normalises; the rows are cut from those bytes here, in the
+    loader's thread (psycopg's own row parser would hold the GIL in the reader's thread, which
+    slowed the loader more than reading cost). A landing batch no longer changes once it is
+    ``extracted``, so reading it outside the load's transaction sees the same rows, and the load
+    checks their count. At most ``depth`` blocks of about 1 MB wait in memory.
+    """
+
+    BLOCK = 1 << 20
+
+    def __init__(self, dsn: str, batch_id: uuid.UUID, size: int, depth: int = 8) -> None:
+        self._size = size
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._read, args=(dsn, batch_id), name="landing-reader", daemon=True
+        )
+        self._thread.start()
+
+    def _read(self, dsn: str, batch_id: uuid.UUID) -> None:
+        try:
+            with (
+                connect(dsn) as conn,
+                conn.cursor() as cursor,
+                cursor.copy(
+                    sql("landing/copy_batch_records_out.sql"), {"batch_id": batch_id}
+                ) as copy,
+            ):
+                pending: list[bytes] = []
+                pending_size = 0
+                for block in copy:
+                    pending.append(bytes(block))
+                    pending_size += len(block)
+                    if pending_size >= self.BLOCK:
+                        if not self._put(b"".join(pending)):
+                            return
+                        pending, pending_size = [], 0
+                if pending and not self._put(b"".join(pending)):
+                    return
+            self._put(_END)
+        except BaseException as exc:  # handed to the loader, which raises it
+            self._put(exc)
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _blocks(self) -> Iterator[bytes]:
+        while (item := self._queue.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def __iter__(self) -> Iterator[list[LandedRow]]:
+        chunk: list[LandedRow] = []
+        for row in _binary_copy_rows(self._blocks()):
+            page_no, record_no, payload, raw = row
+            if payload is not None:
+                if payload[:1] != b"\x01":
+                    raise RuntimeError(f"unknown jsonb binary version {payload[:1]!r}")
+                payload = memoryview(payload)[1:]
+            chunk.append((_INT32.unpack(page_no)[0], _INT32.unpack(record_no)[0], payload, raw))
+            if len(chunk) == self._size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+_INT16 = struct.Struct("!h")
+_INT32 = struct.Struct("!i")
+
+
+def _binary_copy_rows(blocks: Iterator[bytes]) -> Iterator[list[bytes | None]]:
+    """The rows of a binary COPY stream (PostgreSQL docs, "COPY: Binary Format") as lists of
+    field bytes, None for NULL; rows may straddle blocks."""
+    data = b""
+    pos = 0
+    header = False
+    for block in blocks:
+        data = data[pos:] + block
+        pos = 0
+        if not header:
+            if len(data) < 19:
+                continue
+            if data[:11] != _COPY_SIGNATURE:
+                raise RuntimeError("not a binary COPY stream")
+            pos = 19 + _INT32.unpack_from(data, 15)[0]
+            header = True
+        end = len(data)
+        while end - pos >= 2:
+            (fields,) = _INT16.unpack_from(data, pos)
+            if fields == -1:
+                return
+            at = pos + 2
+            values: list[bytes | None] = []
+            for _ in range(fields):
+                if end - at < 4:
+                    break
+                (size,) = _INT32.unpack_from(data, at)
+                at += 4
+                if size == -1:
+                    values.append(None)
+                    continue
+                if end - at < size:
+                    break
+                values.append(data[at : at + size])
+                at += size
+            if len(values) < fields:
+                break  # the rest of this row is in the next block
+            pos = at
+            yield values
+    raise RuntimeError("binary COPY stream ended without its trailer")
+
+
+class _Staging:
+    """Writes staged events through one COPY kept open across chunks, so the server parses
+    them while Python normalises the next chunk. Quarantined records wait in a bounded buffer
+    and are written between two COPYs of events."""
+
+    QUARANTINE_BUFFER = 1000
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self._conn = conn
+        self._stack: ExitStack | None = None
+        self._copy: psycopg.Copy | None = None
+        self._rejected: list[tuple[Any, bytes | None, list[str]]] = []
+
+    def write_events(self, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        if self._copy is None:
+            self._stack = ExitStack()
+            cursor = self._stack.enter_context(self._conn.cursor())
+            self._copy = self._stack.enter_context(cursor.copy(sql("load/copy_staging_events.sql")))
+        for row in rows:
+            self._copy.write_row(row)
+
+    def quarantine(self, rejected: list[tuple[Any, bytes | None, list[str]]]) -> None:
+        for record, _raw, reasons in rejected[:5]:
+            log.warning("quarantined record %s: %s", _record_key(record), "; ".join(reasons))
+        if len(rejected) > 5:
+            log.warning("... and %d more quarantined records in this chunk", len(rejected) - 5)
+        self._rejected.extend(rejected)
+        if len(self._rejected) >= self.QUARANTINE_BUFFER:
+            self._flush_quarantine()
+
+    def _end_events(self) -> None:
+        if self._stack is not None:
+            stack, self._stack, self._copy = self._stack, None, None
+            stack.close()
+
+    def _flush_quarantine(self) -> None:
+        if not self._rejected:
+            return
+        self._end_events()
+        with (
+            self._conn.cursor() as cursor,
+            cursor.copy(sql("load/copy_staging_quarantine.sql")) as copy,
+        ):
+            for record, raw, reasons in self._rejected:
+                digest = hashlib.sha256(raw) if raw is not None else _payload_hash(record)
+                key = _record_key(record)
+                copy.write_row((key, digest.hexdigest(), Jsonb(record), raw, reasons))
+        self._rejected = []
+
+    def finish(self) -> None:
+        """End the open COPY and write what waits for quarantine."""
+        self._end_events()
+        self._flush_quarantine()
+
+    def abort(self, exc: BaseException) -> None:
+        """Cancel an open COPY, so the transaction rolls back with ``exc`` as the error."""
+        if self._stack is not None:
+            stack, self._stack, self._copy = self._stack, None, None
+            stack.__exit__(type(exc), exc, exc.__traceback__)
 
 
 #: Events of a bookmark batch must fall in [EARLIEST, now + CLOCK_SKEW): older or future-dated
@@ -170,12 +362,12 @@ def _check_time(events: list[dict[str, Any]], bounds: tuple[datetime, datetime])
 class _BatchLoader:
     def __init__(
         self,
-        conn: psycopg.Connection,
+        staging: _Staging,
         feed: Feed,
         validator: AccessEventValidator,
         bounds: tuple[datetime, datetime],
     ):
-        self.conn = conn
+        self.staging = staging
         self.feed = feed
         self.bounds = bounds
         self.excluded: Counter[str] = Counter()
@@ -186,7 +378,7 @@ class _BatchLoader:
         self.loaded = 0
         self.quarantined = 0
 
-    def process_chunk(self, rows: list[tuple[Any, Any, str | None, bytes | None]]) -> None:
+    def process_chunk(self, rows: list[LandedRow]) -> None:
         """Normalise and validate one chunk of landed rows; stage the good events, quarantine
         the bad records.
 
@@ -243,13 +435,14 @@ class _BatchLoader:
             for row, index in zip(staged, record_of_event, strict=True)
             if index not in reasons_by_record
         ]
-        self._copy_events(good)
-        self._copy_quarantine(
-            [
-                (records[index], raw_by_record.get(index), why)
-                for index, why in reasons_by_record.items()
-            ]
-        )
+        self.staging.write_events(good)
+        if reasons_by_record:
+            self.staging.quarantine(
+                [
+                    (records[index], raw_by_record.get(index), why)
+                    for index, why in reasons_by_record.items()
+                ]
+            )
         self.events += len(good)
         self.loaded += kept_records - len(reasons_by_record)
         self.quarantined += len(reasons_by_record)
@@ -264,25 +457,22 @@ class _BatchLoader:
         except Exception:  # an odd record is for normalise to reject, with its reason
             return None
 
-    def _copy_events(self, rows: list[tuple]) -> None:
-        with self.conn.cursor() as cursor, cursor.copy(sql("load/copy_staging_events.sql")) as copy:
-            for row in rows:
-                copy.write_row(row)
 
-    def _copy_quarantine(self, rejected: list[tuple[Any, bytes | None, list[str]]]) -> None:
-        if not rejected:
-            return
-        with self.conn.cursor() as cursor:
-            with cursor.copy(sql("load/copy_staging_quarantine.sql")) as copy:
-                for record, raw, reasons in rejected:
-                    digest = hashlib.sha256(raw) if raw is not None else _payload_hash(record)
-                    copy.write_row(
-                        (_record_key(record), digest.hexdigest(), Jsonb(record), raw, reasons)
-                    )
-            for record, _raw, reasons in rejected[:5]:
-                log.warning("quarantined record %s: %s", _record_key(record), "; ".join(reasons))
-            if len(rejected) > 5:
-                log.warning("... and %d more quarantined records in this chunk", len(rejected) - 5)
+@contextmanager
+def _collect_between_chunks() -> Iterator[None]:
+    """Python's cyclic GC off the per-record path: while a chunk's records are alive, the default
+    thresholds ran a full collection over millions of live objects again and again (a third of
+    the load's time). Objects that exist before the load (GX, pandas) are frozen out of
+    collections, the thresholds raised, and the caller collects once per chunk, when the chunk's
+    objects are gone, so cyclic garbage still never outlives a chunk."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 1000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def _step(
@@ -342,22 +532,33 @@ def load_batch(
         )
         conn.execute(sql("load/create_staging.sql"))  # type: ignore[arg-type]
         suite = suite_name(feed.record_kind, feed.expectations is not None)
+        staging = _Staging(conn)
         loader = _BatchLoader(
-            conn,
+            staging,
             feed,
             AccessEventValidator(suite, feed.expectations),
             time_bounds(window_start, window_end),
         )
-        for chunk in _chunks(conn, batch_uuid, chunk_size):
-            loader.process_chunk(chunk)
-            log.info(
-                "normalised %d of %d records (%d to load, %d quarantined, %d excluded)",
-                loader.read,
-                landed,
-                loader.loaded,
-                loader.quarantined,
-                loader.excluded.total(),
-            )
+        reader = _LandingReader(dsn, batch_uuid, chunk_size)
+        try:
+            with _collect_between_chunks():
+                for chunk in reader:
+                    loader.process_chunk(chunk)
+                    gc.collect()
+                    log.info(
+                        "normalised %d of %d records (%d to load, %d quarantined, %d excluded)",
+                        loader.read,
+                        landed,
+                        loader.loaded,
+                        loader.quarantined,
+                        loader.excluded.total(),
+                    )
+            staging.finish()
+        except BaseException as exc:
+            staging.abort(exc)
+            raise
+        finally:
+            reader.close()
         if loader.excluded:
             log.info("excluded by configuration: %s", dict(loader.excluded))
         if loader.read != landed:

@@ -92,6 +92,8 @@ def kill_after(dsn: str, path: Path, pattern: str, occurrence: int) -> bool:
         "PYTHONPATH": os.pathsep.join(
             [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT), str(CHILD.parent)]
         ),
+        "CRASH_AT": pattern,
+        "CRASH_OCCURRENCE": str(occurrence),
     }
     child = subprocess.Popen(
         [sys.executable, str(CHILD), dsn, str(path)],

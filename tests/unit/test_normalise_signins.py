@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import partial
 
+import orjson
 import pytest
 from normalise_asserts import (
     assert_contract_shape,
@@ -514,3 +515,14 @@ def test_content_hash_is_stable_and_sensitive():
     assert content_hash(normalise_signin(load("beta_mfa_mobile_app"), "other")) != content_hash(
         first
     )
+
+
+@pytest.mark.parametrize("name", VALID_FIXTURES)
+def test_content_hash_with_properties_already_dumped_is_the_same_hash(name):
+    """The loader splices its sorted-key properties JSON into the hash instead of dumping them
+    twice: the hash must not change, or every stored event would look changed."""
+    event = normalise_signin(load(name), SOURCE)
+    dumped = orjson.dumps(event["properties"], option=orjson.OPT_SORT_KEYS)
+    assert content_hash(event, dumped) == content_hash(event)
+    other = orjson.dumps({**event["properties"], "extra": 1}, option=orjson.OPT_SORT_KEYS)
+    assert content_hash(event, other) != content_hash(event)

@@ -16,7 +16,10 @@ ALTER TABLE staging_events
     ADD COLUMN previous_external_user_id uuid,
     ADD COLUMN previous_occurred_at timestamptz,
     -- landing order, so that the last of two copies of an event wins
-    ADD COLUMN staged_no bigint GENERATED ALWAYS AS IDENTITY;
+    ADD COLUMN staged_no bigint GENERATED ALWAYS AS IDENTITY,
+    -- a table that lives one transaction is not worth compressing (pglz cost more than the
+    -- rest of staging)
+    ALTER COLUMN properties SET STORAGE EXTERNAL;
 CREATE TEMP TABLE staging_quarantine (
     record_key   text,
     payload_hash text NOT NULL,

@@ -15,8 +15,10 @@ BEGIN
     IF to_regclass('audit.' || partition_name) IS NOT NULL THEN
         RETURN false;
     END IF;
+    -- storage and compression too: large properties skip pglz (migration 0006)
     EXECUTE format('CREATE TABLE audit.%I (LIKE audit.access_events INCLUDING DEFAULTS '
-                   'INCLUDING CONSTRAINTS)', partition_name);
+                   'INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION)',
+                   partition_name);
     EXECUTE format('ALTER TABLE audit.access_events ATTACH PARTITION audit.%I '
                    'FOR VALUES FROM (%L) TO (%L)', partition_name, lower_bound, upper_bound);
     RETURN true;
