@@ -40,7 +40,12 @@ def tenant(**signins: object) -> EntraSource:
             "name": "contoso",
             "tenant_id": "contoso",
             "conn_id": "msgraph_default",
-            "signins": {"page_size": 50, "max_attempts": 4, **signins},
+            "signins": {
+                "page_size": 50,
+                "max_attempts": 4,
+                "max_requests_per_10s": None,  # no pacing: these tests set their own limits
+                **signins,
+            },
         }
     )
 

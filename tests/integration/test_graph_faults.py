@@ -3,7 +3,10 @@ fails loudly with its landing batch marked failed, and paging never ends early."
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,9 +16,9 @@ from dag_runs import use_graph
 
 from access_warehouse.extract import extract
 from access_warehouse.landing import ExtractWindow
-from access_warehouse.sources.base import Feed
+from access_warehouse.sources.base import Feed, FetchRequest, RequestStats
 from access_warehouse.sources.entra import EntraSource
-from access_warehouse.sources.graph import GraphPageError
+from access_warehouse.sources.graph import GraphPageError, SlidingWindowPacer, fetch_pages
 from devtools.graph_simulator.server import PAGE_FAULTS, FaultConfig, GraphSimulator, SimClock
 from devtools.graph_simulator.tenant import TenantConfig
 
@@ -37,7 +40,7 @@ def graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GraphSimu
         yield simulator
 
 
-def signins(max_attempts: int = 4, page_size: int = 50) -> Feed:
+def signins(max_attempts: int = 4, page_size: int = 50, paced: bool = False) -> Feed:
     source = EntraSource.model_validate(
         {
             "kind": "entra",
@@ -48,6 +51,8 @@ def signins(max_attempts: int = 4, page_size: int = 50) -> Feed:
                 "api_version": "v1.0",
                 "page_size": page_size,
                 "max_attempts": max_attempts,
+                # the simulator's limits here are the tests' own, not Graph's
+                **({} if paced else {"max_requests_per_10s": None}),
             },
         }
     )
@@ -159,3 +164,54 @@ def test_server_errors_and_throttling_later_in_the_window_are_retried(
     assert summary.requests["throttled"] == graph.stats["throttled"]
     _, _, ids = landed(warehouse_dsn, summary.batch_id)
     assert sorted(ids) == sorted(served_ids(graph))
+
+
+def test_the_pacer_never_lets_more_than_the_limit_into_any_window() -> None:
+    pacer = SlidingWindowPacer(limit=3, window_s=0.3, margin_s=0.0)
+
+    async def send(count: int) -> list[float]:
+        sent = []
+        for _ in range(count):
+            await pacer.wait()
+            sent.append(time.monotonic())
+            pacer.done()
+        return sent
+
+    sent = asyncio.run(send(10))
+    assert sent[2] - sent[0] < 0.3  # the first three go at once
+    assert all(sent[i + 3] - sent[i] >= 0.3 for i in range(len(sent) - 3))
+
+
+@pytest.mark.robustness("Throttling: paced to the documented limit")
+def test_an_extract_paced_to_the_limit_is_never_throttled(graph: GraphSimulator) -> None:
+    """The simulator allows 3 requests per 1.5 s; paced to that, no request is wasted on a 429,
+    and every record arrives. Unpaced, the same pages are throttled (and retried)."""
+    faults = graph.faults
+    faults.throttle, faults.throttle_limit, faults.throttle_window_s = True, 3, 1.5
+    source = EntraSource.model_validate(
+        {
+            "kind": "entra",
+            "name": "contoso",
+            "tenant_id": "contoso",
+            "conn_id": "msgraph_default",
+            "signins": {"api_version": "v1.0", "page_size": 60, "max_attempts": 8},
+        }
+    )
+    query = source.graph_query("signins")
+    assert (query.max_requests, query.rate_window_s) == (5, 10.0)  # Graph's, by default
+
+    def run(max_requests: int | None) -> tuple[int, RequestStats]:
+        graph.reset_stats()
+        request = FetchRequest(window=WINDOW)
+        paced = replace(query, max_requests=max_requests, rate_window_s=1.5)
+        records = sum(len(page.records) for page in fetch_pages(paced, request))
+        return records, request.stats
+
+    records, stats = run(3)
+    assert graph.stats["throttled"] == 0 and stats.throttled == 0
+    assert stats.paced_s > 0 and stats.requests > 2 * faults.throttle_limit  # 3+ windows
+    assert records == len(served_ids(graph))
+
+    records, stats = run(None)
+    assert graph.stats["throttled"] > 0 and stats.retries >= stats.throttled > 0
+    assert records == len(served_ids(graph))

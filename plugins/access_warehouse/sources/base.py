@@ -104,7 +104,8 @@ class RequestStats:
     connection_errors: int = 0
     token_renewals: int = 0
     bad_pages: int = 0  # 2xx answers that were no readable page (retried)
-    waited_s: float = 0.0
+    waited_s: float = 0.0  # in retries (Retry-After, backoff)
+    paced_s: float = 0.0  # holding back to stay under the source's documented rate limit
     by_stream: dict[str, int] = field(default_factory=dict)
 
 
