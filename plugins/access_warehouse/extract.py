@@ -22,6 +22,7 @@ from access_warehouse.sources.base import (
     RequestStats,
     TimeWindow,
 )
+from access_warehouse.streams import read_ahead
 from access_warehouse.warehouse import connect, execute
 
 log = logging.getLogger(__name__)
@@ -102,8 +103,12 @@ def extract(
     started = time.monotonic()
     position = after
     log.info("extracting %s: %s, into landing batch %s", feed.source_id, asked, batch.batch_id)
+    # The next page is fetched while this one lands: one page ahead, so memory holds two.
+    pages = read_ahead(
+        iter(feed.fetch(FetchRequest(window=window, after=after, stats=stats))), 1, "fetch"
+    )
     try:
-        for page in feed.fetch(FetchRequest(window=window, after=after, stats=stats)):
+        for page in pages:
             _check_page(page)
             batch.write_page(page.records, position=page.position)
             position = page.position if page.position is not None else position
@@ -117,12 +122,14 @@ def extract(
                 batch.records / elapsed if elapsed else 0.0,
             )
     except BaseException as exc:
+        pages.close()  # the fetch has stopped before its stats are stored
         batch.finish("failed", error=f"{type(exc).__name__}: {exc}"[:4000], stats=stats)
         log.error("extract of %s failed after %d pages: %s", feed.source_id, batch.pages, exc)
         raise
     else:
         batch.finish("extracted", stats=stats)
     finally:
+        pages.close()
         batch.close()
     seconds = time.monotonic() - started
     log.info(

@@ -13,9 +13,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
-import queue
 import struct
-import threading
 import time
 import uuid
 from collections import Counter
@@ -46,6 +44,7 @@ from access_warehouse.quality.access_events import (
 from access_warehouse.quality.results import record_validation
 from access_warehouse.resolve import actor_identity, config_item_id, source_uuid
 from access_warehouse.sources.base import Feed, Position
+from access_warehouse.streams import read_ahead
 from access_warehouse.warehouse import connect, execute, sql
 
 log = logging.getLogger(__name__)
@@ -136,91 +135,61 @@ def _staging_row(event: dict[str, Any]) -> tuple:
     )
 
 
-_END = object()
 READ_LANDED = "landing/copy_batch_records_out.sql"
 #: Landed rows: (page_no, record_no, payload JSON text or None, raw bytes or None).
 LandedRow = tuple[int, int, bytes | memoryview | None, bytes | None]
+#: Landed bytes are handed over in blocks of about this size, at most READ_AHEAD blocks ahead.
+BLOCK = 1 << 20
+READ_AHEAD = 8
 
 
-class _LandingReader:
-    """The batch's landed rows, chunk by chunk, streamed on a connection of its own.
+def _landed_blocks(dsn: str, batch_id: uuid.UUID) -> Iterator[bytes]:
+    """The batch's landed rows as the bytes of a binary COPY, on a connection of its own.
 
-    A thread only moves the binary COPY's bytes (I/O, which releases the GIL) so the server
-    serialises ahead while Python normalises; the rows are cut from those bytes here, in the
-    loader's thread (psycopg's own row parser would hold the GIL in the reader's thread, which
-    slowed the loader more than reading cost). A landing batch no longer changes once it is
-    ``extracted``, so reading it outside the load's transaction sees the same rows, and the load
-    checks their count. At most ``depth`` blocks of about 1 MB wait in memory.
+    A landing batch no longer changes once it is ``extracted``, so reading it outside the load's
+    transaction sees the same rows (and the load checks their count).
     """
+    with (
+        connect(dsn) as conn,
+        conn.cursor() as cursor,
+        cursor.copy(sql(READ_LANDED), {"batch_id": batch_id}) as copy,
+    ):
+        pending: list[bytes] = []
+        pending_size = 0
+        for block in copy:
+            pending.append(bytes(block))
+            pending_size += len(block)
+            if pending_size >= BLOCK:
+                yield b"".join(pending)
+                pending, pending_size = [], 0
+        if pending:
+            yield b"".join(pending)
 
-    BLOCK = 1 << 20
 
-    def __init__(self, dsn: str, batch_id: uuid.UUID, size: int, depth: int = 8) -> None:
-        self._size = size
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._read, args=(dsn, batch_id), name="landing-reader", daemon=True
-        )
-        self._thread.start()
+def _landed_chunks(dsn: str, batch_id: uuid.UUID, size: int) -> Iterator[list[LandedRow]]:
+    """The batch's landed rows, ``size`` at a time, in landing order.
 
-    def _read(self, dsn: str, batch_id: uuid.UUID) -> None:
-        try:
-            with (
-                connect(dsn) as conn,
-                conn.cursor() as cursor,
-                cursor.copy(
-                    sql("landing/copy_batch_records_out.sql"), {"batch_id": batch_id}
-                ) as copy,
-            ):
-                pending: list[bytes] = []
-                pending_size = 0
-                for block in copy:
-                    pending.append(bytes(block))
-                    pending_size += len(block)
-                    if pending_size >= self.BLOCK:
-                        if not self._put(b"".join(pending)):
-                            return
-                        pending, pending_size = [], 0
-                if pending and not self._put(b"".join(pending)):
-                    return
-            self._put(_END)
-        except BaseException as exc:  # handed to the loader, which raises it
-            self._put(exc)
-
-    def _put(self, item: Any) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _blocks(self) -> Iterator[bytes]:
-        while (item := self._queue.get()) is not _END:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def __iter__(self) -> Iterator[list[LandedRow]]:
+    A thread only moves the COPY's bytes (I/O, which releases the GIL), so the server
+    serialises ahead while Python normalises; the rows are cut from those bytes here, in the
+    loader's thread: psycopg's own row parser would hold the GIL in the reader's thread, which
+    slowed the loader more than reading cost.
+    """
+    blocks = read_ahead(_landed_blocks(dsn, batch_id), READ_AHEAD, "landing-reader")
+    try:
         chunk: list[LandedRow] = []
-        for row in _binary_copy_rows(self._blocks()):
-            page_no, record_no, payload, raw = row
+        for page_no, record_no, payload, raw in _binary_copy_rows(blocks):
             if payload is not None:
                 if payload[:1] != b"\x01":
                     raise RuntimeError(f"unknown jsonb binary version {payload[:1]!r}")
                 payload = memoryview(payload)[1:]
             chunk.append((_INT32.unpack(page_no)[0], _INT32.unpack(record_no)[0], payload, raw))
-            if len(chunk) == self._size:
+            if len(chunk) == size:
                 yield chunk
                 chunk = []
         if chunk:
             yield chunk
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
+    finally:
+        blocks.close()
 
 
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
@@ -539,10 +508,10 @@ def load_batch(
             AccessEventValidator(suite, feed.expectations),
             time_bounds(window_start, window_end),
         )
-        reader = _LandingReader(dsn, batch_uuid, chunk_size)
+        chunks = _landed_chunks(dsn, batch_uuid, chunk_size)
         try:
             with _collect_between_chunks():
-                for chunk in reader:
+                for chunk in chunks:
                     loader.process_chunk(chunk)
                     gc.collect(1)
                     log.info(
@@ -558,7 +527,7 @@ def load_batch(
             staging.abort(exc)
             raise
         finally:
-            reader.close()
+            chunks.close()
         if loader.excluded:
             log.info("excluded by configuration: %s", dict(loader.excluded))
         if loader.read != landed:

@@ -1,4 +1,4 @@
-"""The load's streaming machinery: landed rows read as binary COPY in a reader thread, staged
+"""The streaming machinery: landed rows read as binary COPY in a reader thread, staged
 events through one long COPY, quarantine flushed between COPYs, the GC paused per chunk. Sizes
 are shrunk so that every boundary (a row across two blocks, a chunk, a quarantine flush) is
 crossed many times; the results must equal a load with the default sizes."""
@@ -18,6 +18,7 @@ from warehouse_asserts import assert_access_logs_exact, audit_snapshot, land_pag
 from access_warehouse import load
 from access_warehouse.load import load_batch
 from access_warehouse.sources.entra import EntraSource
+from access_warehouse.streams import read_ahead
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "entra_signins"
 SIGNINS = EntraSource(kind="entra", name="test", tenant_id="test", conn_id="msgraph_default").feed(
@@ -55,13 +56,9 @@ def test_reader_gives_every_landed_row_in_order_across_tiny_blocks(
 ) -> None:
     batch = records(3)
     batch_id = land_pages(warehouse_dsn, SIGNINS, [batch[:20], batch[20:]])
-    monkeypatch.setattr(load._LandingReader, "BLOCK", 7)  # rows straddle many blocks
+    monkeypatch.setattr(load, "BLOCK", 7)  # rows straddle many blocks
 
-    reader = load._LandingReader(warehouse_dsn, uuid.UUID(batch_id), size=4)
-    try:
-        chunks = list(reader)
-    finally:
-        reader.close()
+    chunks = list(load._landed_chunks(warehouse_dsn, uuid.UUID(batch_id), size=4))
 
     assert [len(chunk) for chunk in chunks[:-1]] == [4] * (len(chunks) - 1)
     got = [row for chunk in chunks for row in chunk]
@@ -98,7 +95,7 @@ def test_tiny_blocks_chunks_and_quarantine_buffer_load_the_same_as_defaults(
     with psycopg.connect(warehouse_dsn) as conn:
         conn.execute("TRUNCATE audit.access_events, audit.access_logs, dq.quarantine")
         conn.execute("DELETE FROM audit.batches")
-    monkeypatch.setattr(load._LandingReader, "BLOCK", 5)
+    monkeypatch.setattr(load, "BLOCK", 5)
     monkeypatch.setattr(load._Staging, "QUARANTINE_BUFFER", 2)
     small = load_batch(
         warehouse_dsn, land_pages(warehouse_dsn, SIGNINS, pages), SIGNINS, chunk_size=3
@@ -188,3 +185,37 @@ def test_a_batch_that_loses_rows_while_read_fails_the_load(warehouse_dsn: str) -
         )
     with pytest.raises(RuntimeError, match="were read"):
         load_batch(warehouse_dsn, batch_id, SIGNINS)
+
+
+def test_read_ahead_gives_items_and_errors_in_order_and_stops_its_producer() -> None:
+    closed = threading.Event()
+
+    def produce():
+        try:
+            yield from range(5)
+            raise ValueError("the source broke after 5")
+        finally:
+            closed.set()
+
+    got = []
+    with pytest.raises(ValueError, match="after 5"):
+        for item in read_ahead(produce(), 2, "test-producer"):
+            got.append(item)
+    assert got == [0, 1, 2, 3, 4] and closed.wait(5)
+
+    closed.clear()
+
+    def endless():
+        try:
+            n = 0
+            while True:
+                yield n
+                n += 1
+        finally:
+            closed.set()
+
+    items = read_ahead(endless(), 2, "test-producer")
+    assert [next(items) for _ in range(3)] == [0, 1, 2]
+    items.close()  # the consumer breaks off: the producer is closed in its own thread
+    assert closed.is_set()
+    assert not [t for t in threading.enumerate() if t.name == "test-producer"]
