@@ -32,6 +32,7 @@ sources:
       api_version: beta
       page_size: 100
       max_attempts: 4
+      max_requests_per_10s: null  # 429 handling is under test, not pacing
     directory_audits:
       enabled: false
 """

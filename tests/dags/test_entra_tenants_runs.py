@@ -29,9 +29,11 @@ sources:
     signins:
       page_size: 500
       max_attempts: 3
+      max_requests_per_10s: null  # the simulator's limits are the test's own
     directory_audits:
       page_size: 500
       max_attempts: 3
+      max_requests_per_10s: null  # the simulator's limits are the test's own
   - kind: entra
     name: fabrikam
     tenant_id: fabrikam
@@ -41,6 +43,7 @@ sources:
     directory_audits:
       page_size: 50
       max_attempts: 3
+      max_requests_per_10s: null
       exclude_categories: [{EXCLUDED_CATEGORY}]
 """
 

@@ -33,6 +33,7 @@ sources:
     signins:
       page_size: 20
       max_attempts: 6
+      max_requests_per_10s: null  # many small pages: pacing would only slow the test
     directory_audits:
       enabled: false
 """

@@ -1,6 +1,7 @@
 -- One row per data interval of a source: the latest load of it, and what the warehouse now
 -- holds for the interval (distinct people and applications, MFA coverage), and what the
--- source made the extract retry (429s; all retries: 429, 5xx, 401, unreadable pages).
+-- source made the extract retry (429s; all retries: 429, 5xx, 401, unreadable pages) and how
+-- long the extract held back to stay under the source's rate limit.
 WITH latest AS (
     SELECT DISTINCT ON (window_start + lookback, window_end)
            batch_id, source_id, window_start + lookback AS interval_start,
@@ -17,7 +18,8 @@ SELECT b.interval_start, b.interval_end, b.extracted, b.loaded, b.quarantined, b
        round(100.0 * s.mfa_true / nullif(s.mfa_known, 0), 1) AS mfa_true_pct,
        b.duration_s,
        (l.request_stats->>'throttled')::int AS throttled,
-       (l.request_stats->>'retries')::int AS retried
+       (l.request_stats->>'retries')::int AS retried,
+       round(coalesce((l.request_stats->>'paced_s')::numeric, 0), 1) AS paced_s
 FROM latest b
 LEFT JOIN landing.extract_batches l USING (batch_id)
 CROSS JOIN LATERAL (
