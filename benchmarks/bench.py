@@ -32,9 +32,9 @@ It prints a table, one JSON object per measurement (``name``, ``records``, ``sec
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -59,7 +59,12 @@ THROTTLE_LIMIT, THROTTLE_WINDOW_S = 5, 10.0
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory since it started its program (VmHWM): not
+    ``ru_maxrss``, which Linux carries over from the parent through fork and exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def generate(path: Path, records: int) -> None:
@@ -256,7 +261,8 @@ def measure_httpx_paging(dsn: str, path: Path) -> dict[str, Any]:
 
 
 DLT_CHILD = """
-import json, sys, time, resource
+from pathlib import Path
+import json, sys, time
 import dlt, orjson
 path, dsn_url = sys.argv[1], sys.argv[2]
 def records():
@@ -269,7 +275,7 @@ pipeline.run(records(), table_name="signins", write_disposition="merge", primary
 with pipeline.sql_client() as client:
     rows = client.execute_sql("SELECT count(*) FROM signins")[0][0]
 print(json.dumps({"records": rows,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": peak_rss_mb()}))
 """
 
 
@@ -322,7 +328,8 @@ def run_child(name: str, dsn: str, path: Path, env: dict[str, str]) -> dict[str,
         pgdata = dsn.split("host=")[1].split()[0]
         # dlt insists on a password; the embedded server trusts local connections and ignores it
         url = f"postgresql://postgres:unused@localhost/warehouse?host={pgdata}"
-        command = [str(python), "-c", DLT_CHILD, str(path), url, str(DATA / "dlt")]
+        program = inspect.getsource(peak_rss_mb) + DLT_CHILD  # the same memory measure
+        command = [str(python), "-c", program, str(path), url, str(DATA / "dlt")]
     else:
         command = [sys.executable, __file__, "--child", name, "--dsn", dsn, "--file", str(path)]
     output = subprocess.run(command, capture_output=True, text=True, env=env)

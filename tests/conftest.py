@@ -49,6 +49,24 @@ def pg_server(session_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def system_pg() -> str:
+    """This machine's own PostgreSQL server (127.0.0.1:5432 with trust auth, or
+    ``ACCESS_WAREHOUSE_SYSTEM_PG``, a host): a production-like build (Debian's 15, with lz4).
+    Absent, the tests that need it skip, except under CI, where they fail."""
+    import psycopg
+
+    host = os.environ.get("ACCESS_WAREHOUSE_SYSTEM_PG", "127.0.0.1")
+    try:
+        psycopg.connect(f"host={host} dbname=postgres user=postgres", connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        reason = f"no PostgreSQL server at {host}:5432 ({exc})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI has this server: {reason}")
+        pytest.skip(reason)
+    return host
+
+
+@pytest.fixture(scope="session")
 def migrated_template(pg_server: str) -> str:
     """A database with every migration applied, cloned for each test."""
     from access_warehouse.warehouse import apply_migrations
