@@ -271,15 +271,20 @@ class _Staging:
         if len(self._rejected) >= self.QUARANTINE_BUFFER:
             self._flush_quarantine()
 
-    def _end_events(self) -> None:
+    def end_events(self, exc: BaseException | None = None) -> None:
+        """End the open COPY of events; with ``exc``, cancel it, so that the transaction rolls
+        back with ``exc`` as the error (closing the connection would wait on it for ever)."""
         if self._stack is not None:
             stack, self._stack, self._copy = self._stack, None, None
-            stack.close()
+            if exc is None:
+                stack.close()
+            else:
+                stack.__exit__(type(exc), exc, exc.__traceback__)
 
     def _flush_quarantine(self) -> None:
         if not self._rejected:
             return
-        self._end_events()
+        self.end_events()
         with (
             self._conn.cursor() as cursor,
             cursor.copy(sql("load/copy_staging_quarantine.sql")) as copy,
@@ -292,14 +297,8 @@ class _Staging:
 
     def finish(self) -> None:
         """End the open COPY and write what waits for quarantine."""
-        self._end_events()
+        self.end_events()
         self._flush_quarantine()
-
-    def abort(self, exc: BaseException) -> None:
-        """Cancel an open COPY, so the transaction rolls back with ``exc`` as the error."""
-        if self._stack is not None:
-            stack, self._stack, self._copy = self._stack, None, None
-            stack.__exit__(type(exc), exc, exc.__traceback__)
 
 
 #: Events of a bookmark batch must fall in [EARLIEST, now + CLOCK_SKEW): older or future-dated
@@ -524,7 +523,7 @@ def load_batch(
                     )
             staging.finish()
         except BaseException as exc:
-            staging.abort(exc)
+            staging.end_events(exc)  # cancels an open COPY
             raise
         finally:
             chunks.close()
