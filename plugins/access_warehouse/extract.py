@@ -110,6 +110,8 @@ def extract(
     try:
         for page in pages:
             _check_page(page)
+            if feed.redact is not None:
+                stats.redacted += sum(feed.redact.redact_record(record) for record in page.records)
             batch.write_page(page.records, position=page.position)
             position = page.position if page.position is not None else position
             elapsed = time.monotonic() - started
@@ -133,7 +135,7 @@ def extract(
         batch.close()
     seconds = time.monotonic() - started
     log.info(
-        "extracted %d records in %d pages in %.1f s (%d requests, %d throttled, %d retried)%s",
+        "extracted %d records in %d pages in %.1f s (%d requests, %d throttled, %d retried)%s%s",
         batch.records,
         batch.pages,
         seconds,
@@ -141,6 +143,7 @@ def extract(
         stats.throttled,
         stats.retries,
         f"; {batch.raw_records} kept raw (jsonb cannot hold them)" if batch.raw_records else "",
+        f"; {stats.redacted} values redacted before landing" if feed.redact is not None else "",
     )
     return ExtractSummary(
         batch_id=str(batch.batch_id),

@@ -42,7 +42,13 @@ from access_warehouse.quality.access_events import (
     suite_name,
 )
 from access_warehouse.quality.results import record_validation
-from access_warehouse.resolve import actor_identity, config_item_id, source_uuid
+from access_warehouse.resolve import (
+    ConfigItemRow,
+    actor_identity,
+    config_item_chain,
+    config_item_id,
+    source_uuid,
+)
 from access_warehouse.sources.base import Feed, Position
 from access_warehouse.streams import read_ahead
 from access_warehouse.warehouse import connect, execute, sql
@@ -341,6 +347,8 @@ class _BatchLoader:
         self.excluded: Counter[str] = Counter()
         self.validator = validator
         self.validation: ValidationOutcome | None = None
+        #: ancestors and parents of the staged events' object-path targets, by id
+        self.config_items: dict[uuid.UUID, ConfigItemRow] = {}
         self.read = 0
         self.events = 0
         self.loaded = 0
@@ -403,6 +411,12 @@ class _BatchLoader:
             for row, index in zip(staged, record_of_event, strict=True)
             if index not in reasons_by_record
         ]
+        for event, index in zip(events, record_of_event, strict=True):
+            if index not in reasons_by_record:
+                for item in config_item_chain(
+                    event["target_type"], event["target_external_id"], event["target_name"]
+                ):
+                    self.config_items[item[0]] = item
         self.staging.write_events(good)
         if reasons_by_record:
             self.staging.quarantine(
@@ -472,7 +486,8 @@ def load_batch(
         if batch is None:
             raise BatchNotLoadable(f"landing batch {batch_uuid} does not exist")
         (_, batch_source, _, status, window_start, window_end, pages, landed) = batch[:8]
-        bookmark_from, bookmark_to, extracted_at = batch[8:]
+        bookmark_from, bookmark_to, extracted_at, request_stats = batch[8:]
+        redacted = int((request_stats or {}).get("redacted", 0))
         if batch_source != source_id:
             raise BatchNotLoadable(
                 f"landing batch {batch_uuid} belongs to {batch_source}, not {source_id}"
@@ -542,9 +557,13 @@ def load_batch(
                 conflicting,
             )
         _step(conn, "load/resolve_users.sql")
-        new_users = _step(conn, "load/insert_new_users.sql").rowcount
+        new_people = [row[0] for row in _step(conn, "load/insert_new_users.sql").fetchall()]
+        new_users, new_stub_users = len(new_people), sum(new_people)
+        _step(conn, "load/mark_directory_users.sql")
+        _step(conn, "load/insert_identity_lineage.sql", params)
         _step(conn, "load/insert_user_aliases.sql")
-        new_config_items = _step(conn, "load/insert_new_config_items.sql").rowcount
+        _stage_config_items(conn, loader.config_items)
+        new_config_items = _step(conn, "load/insert_new_config_items.sql", params).rowcount
         months = [row[0] for row in execute(conn, "load/staged_months.sql").fetchall()]
         new_partitions = ensure_partitions(dsn, months)
         _step(conn, "load/classify_changes.sql", _change_search(conn, extracted_at))
@@ -596,6 +615,8 @@ def load_batch(
                     {
                         "events": loader.events,
                         "excluded_by_rule": dict(loader.excluded),
+                        "new_stub_users": new_stub_users,
+                        "redacted_values": redacted,
                         "conflicting_duplicates": conflicting,
                         "stale": stale,
                         "new_partitions": [month.isoformat() for month in new_partitions],
@@ -640,6 +661,14 @@ def load_batch(
 #: How far from a batch's events an earlier copy of one of them is looked for (an event whose
 #: time changed further than this would be stored twice).
 MOVED_EVENT_SEARCH = timedelta(days=31)
+
+
+def _stage_config_items(conn: psycopg.Connection, items: dict[uuid.UUID, ConfigItemRow]) -> None:
+    if not items:
+        return
+    with conn.cursor() as cursor, cursor.copy(sql("load/copy_staging_config_items.sql")) as copy:
+        for item in items.values():
+            copy.write_row(item)
 
 
 def _change_search(conn: psycopg.Connection, extracted_at: datetime) -> dict[str, Any]:

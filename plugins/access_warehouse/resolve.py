@@ -58,3 +58,59 @@ def config_item_id(target_type: str | None, external_id: Any, name: Any) -> uuid
     if not target_type or key is None:
         return None
     return _uuid5(f"{target_type}:{key}")
+
+
+#: Target types whose external id is an object path ``server/database/schema/object``
+#: (:func:`access_warehouse.sources.database.object_path`): each gets its ancestors as config
+#: items, typed by depth, so "who read billing.invoices on db-prod" is a walk up the tree.
+PATH_TARGET_TYPES: frozenset[str] = frozenset(
+    {
+        "database_server",
+        "database",
+        "schema",
+        "table",
+        "view",
+        "materialized_view",
+        "foreign_table",
+        "sequence",
+        "function",
+        "procedure",
+        "index",
+        "type",
+        "object",
+    }
+)
+#: The type of an object path's ancestors by depth (1: the server).
+PATH_LEVEL_TYPES: tuple[str, ...] = ("database_server", "database", "schema")
+
+#: (id, type, external_id, name, parent_id) of one config item.
+ConfigItemRow = tuple[uuid.UUID, str, str, str, uuid.UUID | None]
+
+
+@functools.lru_cache(maxsize=65_536)
+def config_item_chain(
+    target_type: str | None, external_id: str | None, name: str | None
+) -> tuple[ConfigItemRow, ...]:
+    """The config items an object-path target implies: its ancestors and itself, each with its
+    parent's id, root first. Empty for other targets (they have no parents)."""
+    if target_type not in PATH_TARGET_TYPES or not external_id:
+        return ()
+    segments = normalise_alias(external_id).split("/")
+    shown = external_id.strip().split("/")
+    rows: list[ConfigItemRow] = []
+    parent: uuid.UUID | None = None
+    for depth in range(1, len(segments) + 1):
+        path = "/".join(segments[:depth])
+        if depth == len(segments):
+            kind, label = target_type, name or _unescape(shown[-1])
+        else:
+            kind = PATH_LEVEL_TYPES[min(depth, len(PATH_LEVEL_TYPES)) - 1]
+            label = _unescape(shown[depth - 1])
+        item = _uuid5(f"{kind}:{path}")
+        rows.append((item, kind, path, label, parent))
+        parent = item
+    return tuple(rows)
+
+
+def _unescape(segment: str) -> str:
+    return segment.replace("%2F", "/").replace("%2f", "/").replace("%25", "%")

@@ -27,3 +27,11 @@ CREATE TEMP TABLE staging_quarantine (
     raw          bytea,
     reasons      text[] NOT NULL
 ) ON COMMIT DROP;
+-- The ancestors of object-path targets (server > database > schema), and the targets' parents.
+CREATE TEMP TABLE staging_config_items (
+    id          uuid PRIMARY KEY,
+    type        text NOT NULL,
+    external_id text NOT NULL,
+    name        text,
+    parent_id   uuid
+) ON COMMIT DROP;

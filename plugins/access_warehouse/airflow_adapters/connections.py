@@ -5,17 +5,28 @@ from __future__ import annotations
 #: The warehouse's Airflow connection (contract: a `postgres` connection named `warehouse`).
 WAREHOUSE_CONN_ID = "warehouse"
 
+#: libpq settings an Airflow Postgres connection may carry in its extra.
+_LIBPQ_EXTRAS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "options")
 
-def warehouse_dsn(conn_id: str = WAREHOUSE_CONN_ID) -> str:
-    """The libpq connection string of an Airflow Postgres connection."""
+
+def postgres_dsn(conn_id: str) -> str:
+    """The libpq connection string of an Airflow Postgres connection (the warehouse or a
+    database source)."""
     import psycopg  # only when a task runs: DAG files import this module to parse
     from airflow.sdk import BaseHook
 
     connection = BaseHook.get_connection(conn_id)
+    extra = connection.extra_dejson or {}
     return psycopg.conninfo.make_conninfo(
         host=connection.host or None,
         port=connection.port or None,
         dbname=connection.schema or "postgres",
         user=connection.login or None,
         password=connection.password or None,
+        **{key: str(extra[key]) for key in _LIBPQ_EXTRAS if extra.get(key) is not None},
     )
+
+
+def warehouse_dsn(conn_id: str = WAREHOUSE_CONN_ID) -> str:
+    """The libpq connection string of the warehouse."""
+    return postgres_dsn(conn_id)

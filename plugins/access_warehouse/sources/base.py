@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -106,6 +106,7 @@ class RequestStats:
     bad_pages: int = 0  # 2xx answers that were no readable page (retried)
     waited_s: float = 0.0  # in retries (Retry-After, backoff)
     paced_s: float = 0.0  # holding back to stay under the source's documented rate limit
+    redacted: int = 0  # string values whose secrets were masked before landing
     by_stream: dict[str, int] = field(default_factory=dict)
 
 
@@ -138,6 +139,15 @@ Fetcher = Callable[[FetchRequest], Iterator[Page]]
 #: One raw record (a JSON object) -> one access event, or several; raises
 #: :class:`access_warehouse.contract.NormalisationError` with the quarantine reason.
 Normaliser = Callable[[dict[str, Any], str], dict[str, Any] | list[dict[str, Any]]]
+
+
+class RecordRedactor(Protocol):
+    """Masks secrets in a raw record in place, before it lands; returns how many values
+    changed (:class:`access_warehouse.redaction.Redactor`)."""
+
+    def redact_record(self, record: Any) -> int: ...
+
+
 #: The configured exclusion a raw record matches (e.g. ``category:Policy``), or None to keep it.
 Exclusion = Callable[[dict[str, Any]], str | None]
 #: The ``great_expectations`` module -> the feed's expectations beyond the shared suite (each a
@@ -161,6 +171,8 @@ class Feed:
     normalise: Normaliser
     doc_md: str  # what the feed reads and how it maps to the contract (Markdown)
     exclude: Exclusion | None = None
+    #: Feeds whose records may hold secrets (statement text) mask them before landing.
+    redact: RecordRedactor | None = None
     expectations: ExpectationFactory | None = None
     tags: tuple[str, ...] = ()
     tenant_id: str | None = None
