@@ -221,12 +221,12 @@ def demo(args: argparse.Namespace) -> int:
     config = load_sources()
     tenant = next(s for s in config.sources if s.kind == "entra" and getattr(s, "default", False))
     print_sources(config)
-    print(f"1/4 embedded warehouse under {data_dir}/pg", flush=True)
+    print(f"1/6 embedded warehouse under {data_dir}/pg", flush=True)
     dsn = start_embedded_warehouse(data_dir)
     applied = apply_migrations(dsn)
     print(f"    migrations applied: {', '.join(applied) or 'none (up to date)'}")
     print(
-        f"2/4 Graph simulator ({args.signins_per_day} sign-ins/day; faults on: 429 throttling "
+        f"2/6 Graph simulator ({args.signins_per_day} sign-ins/day; faults on: 429 throttling "
         "with decimal Retry-After, one page cut short)",
         flush=True,
     )
@@ -238,7 +238,7 @@ def demo(args: argparse.Namespace) -> int:
     )
     try:
         print(f"    {sim['base_url']}", flush=True)
-        print("3/4 Airflow: metadata DB, then one dag.test() run per interval", flush=True)
+        print("3/6 Airflow: metadata DB, then one dag.test() run per interval", flush=True)
         prepare_airflow(data_dir, data_dir / "pg", sim)
         today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         interval_starts = [today - timedelta(days=n) for n in range(args.days, 0, -1)]
@@ -249,7 +249,7 @@ def demo(args: argparse.Namespace) -> int:
     finally:
         sim_process.send_signal(signal.SIGTERM)
         sim_process.wait(timeout=30)
-    print("4/4 per interval (latest load of each):\n", flush=True)
+    print("4/6 per interval (latest load of each):\n", flush=True)
     print(format_summary(interval_summary(dsn, tenant.source_id(args.feed), interval_starts[0])))
     print(
         "\nextracted = loaded + quarantined (+ excluded) in every row; quarantined records wait in"
@@ -262,8 +262,134 @@ def demo(args: argparse.Namespace) -> int:
         " ORDER BY occurred_at DESC LIMIT 20;"
         "\n        SELECT * FROM auditor.batches;"
     )
+    states += database_step(dsn, data_dir, config, tenant.source_id(args.feed), airflow_log)
     failed = [state for state in states if state != "success"]
     return 1 if failed else 0
+
+
+def _table(rows: list[tuple], headers: list[str], widths: list[int]) -> str:
+    header = "  ".join(name.ljust(width) for name, width in zip(headers, widths, strict=True))
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        cells = [str("-" if cell is None else cell) for cell in row]
+        lines.append(
+            "  ".join(
+                (cell if len(cell) <= width else cell[: width - 1] + "~").ljust(width)
+                for cell, width in zip(cells, widths, strict=True)
+            )
+        )
+    return "\n".join(lines)
+
+
+def database_step(
+    dsn: str, data_dir: Path, config: Any, entra_source_id: str, airflow_log: Path
+) -> list[str]:
+    """The database source: a scripted workload on an audited database of the embedded
+    Postgres by two people who also signed in to Entra, then ``db_audit_<name>`` runs, and the
+    rows beside the Entra ones, one person across both."""
+    from access_warehouse.warehouse import connect, execute
+    from devtools import demo_database
+
+    source = next(s for s in config.sources if s.kind == "postgres_audit_trigger")
+    with connect(dsn) as conn:
+        people = [
+            row[0]
+            for row in execute(
+                conn, "reports/most_active_people.sql", {"source_id": entra_source_id}
+            ).fetchall()
+        ]
+    logins = [person.split("@")[0] for person in people]
+    pgdata = data_dir / "pg"
+    print(
+        f"5/6 database source {source.dag_id}: audited database {demo_database.DATABASE!r} on the "
+        f"embedded Postgres; workload by {', '.join(logins)} (also Entra users), "
+        f"{demo_database.SERVICE_LOGIN} and the setup login",
+        flush=True,
+    )
+    demo_database.prepare(pgdata, logins)
+    audited = demo_database.run_workload(pgdata, logins)
+    print(f"    {audited} rows in the trail audit.logged_actions; two runs of the DAG:", flush=True)
+    os.environ[f"AIRFLOW_CONN_{source.conn_id.upper()}"] = json.dumps(
+        {
+            "conn_type": "postgres",
+            "host": str(pgdata),
+            "schema": demo_database.DATABASE,
+            "login": demo_database.READER,  # the documented privileges, nothing more
+        }
+    )
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    with output_to_file(airflow_log) as terminal:
+        states = run_dag_intervals(source.dag_id, [today - timedelta(days=1)] * 2, terminal)
+    with connect(dsn) as conn:
+        batches = execute(
+            conn, "reports/source_batches.sql", {"source_id": source.source_id}
+        ).fetchall()
+        across = execute(conn, "reports/people_across_sources.sql").fetchall()
+        sample = execute(
+            conn, "reports/database_access_sample.sql", {"source_id": source.source_id, "limit": 8}
+        ).fetchall()
+        stubs = execute(conn, "reports/stub_users.sql", {"source_id": source.source_id}).fetchall()
+        redacted = execute(
+            conn, "reports/redacted_statements.sql", {"source_id": source.source_id}
+        ).fetchall()
+        secret_hits = execute(
+            conn, "reports/text_search.sql", {"text": demo_database.WORKLOAD_SECRET}
+        ).fetchall()
+    print("6/6 database source: batches (the second run found nothing new after the bookmark)\n")
+    print(
+        _table(
+            batches,
+            [
+                "bookmark to",
+                "extracted",
+                "loaded",
+                "quarant.",
+                "excluded",
+                "by rule",
+                "redacted",
+                "new users",
+                "stubs",
+            ],
+            [28, 9, 6, 8, 8, 18, 8, 9, 5],
+        )
+    )
+    print("\none person across Entra and the database (same external_user_id):\n")
+    print(
+        _table(
+            [(*row[:-1], str(row[-1])[:8]) for row in across],
+            ["person", "stub", "entra sign-ins", "db events", "db login", "db objects", "id"],
+            [38, 5, 14, 9, 14, 40, 8],
+        )
+    )
+    print("\nauditor.database_access (server > database > schema > table):\n")
+    print(
+        _table(
+            [(f"{r[0]:%H:%M:%S}", *r[1:]) for r in sample],
+            [
+                "time",
+                "server",
+                "database",
+                "object",
+                "action",
+                "login",
+                "person",
+                "stub",
+                "statement",
+            ],
+            [8, 7, 8, 20, 6, 14, 36, 5, 60],
+        )
+    )
+    print("\nauditor.stub_users of this source (logins no identity rule or mapping matched):\n")
+    print(_table(stubs, ["login", "identifiers", "sources", "events"], [14, 24, 34, 6]))
+    where = ", ".join(row[0] for row in secret_hits) or "no table"
+    print(
+        "\nThe workload stored a connection string with the password "
+        f"{demo_database.WORKLOAD_SECRET!r}: found in {where} of the warehouse"
+        " (landing included); stored as:" + "".join(f"\n    {row[0]}" for row in redacted) + "\n"
+        "\n  e.g.  SELECT * FROM auditor.database_access WHERE object_name = 'billing.invoices';"
+        "\n        SELECT * FROM auditor.identity_lineage;"
+    )
+    return states
 
 
 def print_sources(config: Any) -> None:
@@ -271,7 +397,7 @@ def print_sources(config: Any) -> None:
     from access_warehouse.sources.registry import registered_kinds
 
     kinds = ", ".join(registered_kinds())
-    print(f"0/4 source kinds registered: {kinds}; feeds in include/config/sources.yaml:")
+    print(f"0/6 source kinds registered: {kinds}; feeds in include/config/sources.yaml:")
     for feed in config.feeds():
         print(f"    {feed.dag_id:<28} {feed.source_id:<34} {feed.selection.describe()}")
 

@@ -14,7 +14,11 @@ import typing
 from access_warehouse.sources.base import SourceKind
 
 #: The modules of the kinds shipped with the package, imported on first use of the registry.
-BUILTIN_KIND_MODULES: tuple[str, ...] = ("access_warehouse.sources.entra",)
+BUILTIN_KIND_MODULES: tuple[str, ...] = (
+    "access_warehouse.sources.entra",
+    "access_warehouse.sources.generic_sql",
+    "access_warehouse.sources.postgres_audit_trigger",
+)
 
 _KINDS: dict[str, SourceKind] = {}
 _builtins_loaded = False

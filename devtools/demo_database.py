@@ -1,0 +1,96 @@
+"""The demo's database source: an application database on the embedded Postgres, audited by the
+trigger-based trail (``devtools/postgres_audit_trigger.sql``), driven by a small scripted
+workload of two people who also sign in to the simulated Entra tenant, a service login and
+the setup login (excluded by the config), one statement carrying a password."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from devtools.postgres_audit_trigger import install
+
+DATABASE = "appdb"
+READER = "audit_reader"
+SERVICE_LOGIN = "svc_billing"
+#: In the demo's workload: the password of a connection string an application stores. The
+#: demo shows it reached no warehouse table.
+WORKLOAD_SECRET = "crm-S3cret-9f2c"
+
+_SETUP = """
+CREATE SCHEMA billing;
+CREATE TABLE billing.customers (id serial PRIMARY KEY, name text NOT NULL);
+CREATE TABLE billing.invoices (
+    id serial PRIMARY KEY, customer_id int REFERENCES billing.customers, amount numeric,
+    status text DEFAULT 'open');
+CREATE TABLE billing.integrations (name text PRIMARY KEY, dsn text);
+"""
+
+
+def _admin(pgdata: Path, database: str = "postgres") -> str:
+    return f"host={pgdata} dbname={database} user=postgres"
+
+
+def prepare(pgdata: Path, logins: list[str]) -> None:
+    """(Re)create ``appdb`` with the audit trail, its tables, a reading login with only the
+    documented privileges, and one LOGIN role per name in ``logins`` plus the service login."""
+    with psycopg.connect(_admin(pgdata), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+        for login in [*logins, SERVICE_LOGIN, READER]:
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login,)).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(login)))
+    dsn = _admin(pgdata, DATABASE)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(_SETUP)  # type: ignore[arg-type]  # our own fixed script
+        for login in [*logins, SERVICE_LOGIN]:
+            conn.execute(
+                sql.SQL(
+                    "GRANT USAGE ON SCHEMA billing TO {0}; "
+                    "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA billing TO {0}; "
+                    "GRANT USAGE ON ALL SEQUENCES IN SCHEMA billing TO {0}"
+                ).format(sql.Identifier(login))
+            )
+    install(
+        dsn,
+        payload="jsonb",  # the embedded server has no hstore
+        tables=["billing.customers", "billing.invoices", "billing.integrations"],
+    )
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        # the reading login: CONNECT, USAGE on the trail's schema, SELECT on the trail
+        conn.execute(
+            sql.SQL(
+                "GRANT CONNECT ON DATABASE {db} TO {r}; GRANT USAGE ON SCHEMA audit TO {r}; "
+                "GRANT SELECT ON audit.logged_actions TO {r}"
+            ).format(db=sql.Identifier(DATABASE), r=sql.Identifier(READER))
+        )
+
+
+def run_workload(pgdata: Path, logins: list[str]) -> int:
+    """The scripted statements; returns how many audited rows they wrote."""
+    dsn = _admin(pgdata, DATABASE)
+    with psycopg.connect(dsn) as conn:  # setup data, as the setup login (excluded by config)
+        conn.execute("INSERT INTO billing.customers (name) VALUES ('Fabrikam'), ('Northwind')")
+    first, second = logins[0], logins[1]
+    script = [
+        (first, "INSERT INTO billing.invoices (customer_id, amount) VALUES (1, 120), (2, 80)"),
+        (first, "UPDATE billing.invoices SET status = 'sent' WHERE customer_id = 1"),
+        (second, "UPDATE billing.invoices SET amount = amount * 1.1 WHERE status = 'open'"),
+        (second, "DELETE FROM billing.invoices WHERE customer_id = 2"),
+        (
+            SERVICE_LOGIN,
+            "INSERT INTO billing.integrations VALUES "
+            f"('crm', 'postgresql://crm:{WORKLOAD_SECRET}@crm-db:5432/crm')",
+        ),
+        (first, "UPDATE billing.customers SET name = 'Fabrikam Ltd' WHERE id = 1"),
+    ]
+    for login, statement in script:
+        with psycopg.connect(f"host={pgdata} dbname={DATABASE} user={login}") as conn:
+            conn.execute(statement)  # type: ignore[arg-type]  # the demo's fixed workload
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT count(*) FROM audit.logged_actions").fetchone()[0]
