@@ -25,12 +25,13 @@ def test_kinds_and_sources_come_from_the_registry(capsys: pytest.CaptureFixture[
     assert [line.split()[:3] for line in feeds] == [
         ["entra_signins", "entra:contoso:signins", "entra_signins"],
         ["entra_directory_audits", "entra:contoso:directory_audits", "entra_directory_audits"],
+        ["db_audit_appdb", "postgres_audit_trigger:appdb", "postgres_audit_trigger"],
     ]
 
 
 def test_check_config_reports_the_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config"]) == 0
-    assert capsys.readouterr().out.startswith("ok: 1 sources, 2 feeds")
+    assert capsys.readouterr().out.startswith("ok: 2 sources, 3 feeds")
     bad = tmp_path / "sources.yaml"
     bad.write_text("sources:\n  - {kind: toy, name: Bad Name, path: /x}\n")
     assert main(["--path", str(bad), "check-config"]) == 1

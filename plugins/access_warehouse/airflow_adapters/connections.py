@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 #: The warehouse's Airflow connection (contract: a `postgres` connection named `warehouse`).
 WAREHOUSE_CONN_ID = "warehouse"
 
@@ -30,3 +32,28 @@ def postgres_dsn(conn_id: str) -> str:
 def warehouse_dsn(conn_id: str = WAREHOUSE_CONN_ID) -> str:
     """The libpq connection string of the warehouse."""
     return postgres_dsn(conn_id)
+
+
+class ConnectionNotDefined(LookupError):
+    """No Airflow connection has this id."""
+
+
+def airflow_connection(conn_id: str) -> Any:
+    """The Airflow connection ``conn_id`` (``ConnectionNotDefined`` when there is none)."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        raise ConnectionNotDefined(f"connection {conn_id!r} is not defined in Airflow") from None
+
+
+def connection_hook(connection: Any) -> Any:
+    """The provider hook of ``connection``'s type, or None when no installed provider has one."""
+    from airflow.sdk.exceptions import AirflowException
+
+    try:
+        return connection.get_hook()
+    except (AirflowException, ImportError):
+        return None

@@ -431,19 +431,20 @@ def connection_url(conn_id: str) -> URL:
     its ``get_uri()``), else built from the connection's fields (SQLite: the file in ``host``,
     opened read-only; others: extra ``sqlalchemy_scheme`` as the driver). A bare Postgres
     driver becomes psycopg 3, the driver this project installs."""
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
     from sqlalchemy.engine import URL, make_url
 
+    from access_warehouse.airflow_adapters.connections import (
+        ConnectionNotDefined,
+        airflow_connection,
+        connection_hook,
+    )
+
     try:
-        connection = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        raise SourceUnavailable(f"connection {conn_id!r} is not defined in Airflow") from None
+        connection = airflow_connection(conn_id)
+    except ConnectionNotDefined as exc:
+        raise SourceUnavailable(str(exc)) from None
     url: URL | None = None
-    try:
-        hook = connection.get_hook()
-    except (AirflowException, ImportError):
-        hook = None  # no provider for this connection type: build the URL below
+    hook = connection_hook(connection)  # None: no provider for the type; built below
     if hook is not None:
         try:
             url = make_url(hook.sqlalchemy_url)

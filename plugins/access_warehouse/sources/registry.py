@@ -18,6 +18,7 @@ BUILTIN_KIND_MODULES: tuple[str, ...] = (
     "access_warehouse.sources.entra",
     "access_warehouse.sources.generic_sql",
     "access_warehouse.sources.postgres_audit_trigger",
+    "access_warehouse.sources.postgres_csvlog",
 )
 
 _KINDS: dict[str, SourceKind] = {}
