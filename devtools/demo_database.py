@@ -33,13 +33,14 @@ def _admin(pgdata: Path, database: str = "postgres") -> str:
     return f"host={pgdata} dbname={database} user=postgres"
 
 
-def prepare(pgdata: Path, logins: list[str]) -> None:
-    """(Re)create ``appdb`` with the audit trail, its tables, a reading login with only the
-    documented privileges, and one LOGIN role per name in ``logins`` plus the service login."""
+def prepare(pgdata: Path, logins: list[str]) -> bool:
+    """Create ``appdb`` with the audit trail, its tables, a reading login with only the
+    documented privileges, and one LOGIN role per name in ``logins`` plus the service login.
+    False when it exists already: a second demo reruns the DAG on the same trail, which must
+    change nothing."""
     with psycopg.connect(_admin(pgdata), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
-        )
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
+            return False
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
         for login in [*logins, SERVICE_LOGIN, READER]:
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login,)).fetchone()
@@ -69,10 +70,16 @@ def prepare(pgdata: Path, logins: list[str]) -> None:
                 "GRANT SELECT ON audit.logged_actions TO {r}"
             ).format(db=sql.Identifier(DATABASE), r=sql.Identifier(READER))
         )
+    return True
 
 
-def run_workload(pgdata: Path, logins: list[str]) -> int:
-    """The scripted statements; returns how many audited rows they wrote."""
+def trail_rows(pgdata: Path) -> int:
+    with psycopg.connect(_admin(pgdata, DATABASE)) as conn:
+        return conn.execute("SELECT count(*) FROM audit.logged_actions").fetchone()[0]
+
+
+def run_workload(pgdata: Path, logins: list[str]) -> None:
+    """The scripted statements, each in a session of its login."""
     dsn = _admin(pgdata, DATABASE)
     with psycopg.connect(dsn) as conn:  # setup data, as the setup login (excluded by config)
         conn.execute("INSERT INTO billing.customers (name) VALUES ('Fabrikam'), ('Northwind')")
@@ -92,5 +99,3 @@ def run_workload(pgdata: Path, logins: list[str]) -> int:
     for login, statement in script:
         with psycopg.connect(f"host={pgdata} dbname={DATABASE} user={login}") as conn:
             conn.execute(statement)  # type: ignore[arg-type]  # the demo's fixed workload
-    with psycopg.connect(dsn) as conn:
-        return conn.execute("SELECT count(*) FROM audit.logged_actions").fetchone()[0]

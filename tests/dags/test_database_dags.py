@@ -192,6 +192,7 @@ def test_each_database_source_gets_its_dag(configured: str) -> None:
 def test_trail_loads_once_down_database_fails_alone_and_no_secret_lands(
     configured: str,
     appdb: AppDatabase,
+    airflow_db: Path,
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -242,7 +243,7 @@ def test_trail_loads_once_down_database_fails_alone_and_no_secret_lands(
 
     # again: nothing new, no event changed
     assert run(app_dag, DAY + timedelta(days=1)) == "success"
-    assert batches(warehouse)[-1][1] == 0  # nothing loaded
+    assert batches(warehouse)[-1] == (0, 0, 0, 0)  # no transaction left open: nothing re-read
     assert audit_snapshot(warehouse) == after_first
     assert bookmark(warehouse)["cursor"] == position["cursor"]
 
@@ -277,3 +278,8 @@ def test_trail_loads_once_down_database_fails_alone_and_no_secret_lands(
     logs = logs_before + down_text + output.out + output.err + caplog.text
     assert "db_audit_appdb" in logs or SOURCE_ID in logs, "the task logs are what is searched"
     assert SECRET not in logs
+    # nor Airflow's own files (its metadata DB with XCom, any task log files)
+    airflow_files = [path for path in airflow_db.rglob("*") if path.is_file()]
+    assert any(path.suffix == ".db" for path in airflow_files)
+    for path in airflow_files:
+        assert SECRET.encode() not in path.read_bytes(), f"the secret in {path}"

@@ -49,14 +49,29 @@ def demo(data_dir: Path) -> str:
     return result.stdout
 
 
+def _assert_database_step(output: str) -> None:
+    """The database source: its rows beside the Entra ones, one person across both, the
+    password of the workload in no table, the setup login excluded and counted."""
+    step = output.split("6/6 database source", 1)[1]
+    batches = re.findall(r"^(\{.*?\}|\(nothing new\))\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", step, re.M)
+    assert batches[0][1:] == ("9", "7", "0", "2"), batches  # 2 rows by the excluded setup login
+    assert all(row[0] == "(nothing new)" and row[1] == "0" for row in batches[1:]), batches
+    people = re.findall(r"^(\S+@contoso\.onmicrosoft\.com)\s+False\s+(\d+)\s+(\d+)", step, re.M)
+    assert len(people) == 2 and all(int(entra) > 0 and int(db) > 0 for _, entra, db in people)
+    assert "found in no table of the warehouse" in step and "postgresql://crm:[REDACTED]@" in step
+    assert re.search(r"^svc_billing\s+\['app-db/svc_billing'\]", step, re.M), "a counted stub"
+
+
 def test_demo_prints_intervals_and_a_rerun_changes_nothing(data_dir: Path) -> None:
-    first = ROW.findall(demo(data_dir))
+    first_output = demo(data_dir)
+    first = ROW.findall(first_output)
     assert len(first) == 2
     for _day, extracted, loaded, quarantined, inserted, updated, unchanged in first:
         assert int(extracted) == int(loaded) + int(quarantined) > 0
         assert int(inserted) + int(updated) + int(unchanged) == int(loaded)
     assert int(first[0][4]) == int(first[0][2]), "the first interval is all new"
 
+    _assert_database_step(first_output)
     output = demo(data_dir)
     again = ROW.findall(output)
     assert [row[0] for row in again] == [row[0] for row in first]
@@ -65,3 +80,4 @@ def test_demo_prints_intervals_and_a_rerun_changes_nothing(data_dir: Path) -> No
     assert "source kinds registered: entra" in output
     assert re.search(r"entra_signins\s+entra:contoso:signins\s+time window", output)
     assert (data_dir / "demo-airflow.log").stat().st_size > 0
+    _assert_database_step(output)  # the rerun: nothing new, the same one person
