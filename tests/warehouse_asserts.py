@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-import psycopg.sql
 
 from access_warehouse.landing import ExtractWindow, LandingBatch
 from access_warehouse.sources.base import Feed
@@ -91,34 +90,8 @@ def new_database(pg_server: str, template: str | None = None) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-#: The warehouse's schemas: a secret must appear in none of their tables.
-WAREHOUSE_SCHEMAS = ("landing", "audit", "dq", "reporting", "auditor", "etl")
-
-
 def tables_containing(dsn: str, text: str) -> list[str]:
-    """Every warehouse table or view (landing, audit, dq, reporting, auditor, etl) with a row
-    whose text form contains ``text``: empty when a secret reached nowhere. ``bytea`` columns
-    (records kept raw) are read as UTF-8 text too."""
-    found = []
-    with psycopg.connect(dsn) as conn:
-        relations = conn.execute(
-            "SELECT c.table_schema, c.table_name, array_agg(c.column_name::text) FILTER "
-            "(WHERE c.data_type = 'bytea') FROM information_schema.columns c "
-            "WHERE c.table_schema = ANY(%s) GROUP BY 1, 2 ORDER BY 1, 2",
-            (list(WAREHOUSE_SCHEMAS),),
-        ).fetchall()
-        for schema, table, binary_columns in relations:
-            relation = psycopg.sql.Identifier(schema, table)
-            checks = [psycopg.sql.SQL("strpos(t::text, %(text)s) > 0")]
-            for column in binary_columns or []:
-                checks.append(
-                    psycopg.sql.SQL(
-                        "strpos(coalesce(convert_from(t.{}, 'UTF8'), ''), %(text)s) > 0"
-                    ).format(psycopg.sql.Identifier(column))
-                )
-            query = psycopg.sql.SQL("SELECT 1 FROM {} t WHERE {} LIMIT 1").format(
-                relation, psycopg.sql.SQL(" OR ").join(checks)
-            )
-            if conn.execute(query, {"text": text}).fetchone():
-                found.append(f"{schema}.{table}")
-    return found
+    """Every warehouse table or view holding ``text`` (the CLI's ``find-text``)."""
+    from access_warehouse.warehouse import tables_containing as search
+
+    return search(dsn, text)

@@ -6,6 +6,7 @@ connections a source's client reads).
     python -m access_warehouse.cli check-config     validate include/config/sources.yaml
     python -m access_warehouse.cli migrate --dsn DSN
     python -m access_warehouse.cli run --dsn DSN --source-id ID [--start T --end T]
+    python -m access_warehouse.cli find-text --dsn DSN   which tables hold a text (read, not echoed)
 """
 
 from __future__ import annotations
@@ -80,6 +81,29 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _find_text(args: argparse.Namespace) -> int:
+    """Exit 0 when no warehouse table holds the text, 1 (listing them) when some do."""
+    import getpass
+
+    from access_warehouse.warehouse import tables_containing
+
+    # Asked for, never an argument: a password on the command line lands in shell history
+    # and in every process listing.
+    text = (
+        sys.stdin.readline().rstrip("\n")
+        if not sys.stdin.isatty()
+        else getpass.getpass("text to look for (not echoed): ")
+    )
+    if len(text) < 4:
+        print("give at least 4 characters", file=sys.stderr)
+        return 2
+    found = tables_containing(args.dsn, text)
+    for relation in found:
+        print(relation)
+    print(f"found in {len(found)} tables or views" if found else "found in no table or view")
+    return 1 if found else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m access_warehouse.cli", description=__doc__)
     parser.add_argument("--path", type=Path, help="a sources.yaml other than the shipped one")
@@ -96,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--start", help="ISO 8601 UTC (time-window feeds); default: yesterday")
     run.add_argument("--end", help="ISO 8601 UTC")
     run.set_defaults(func=_run)
+    find = commands.add_parser(
+        "find-text", help="which warehouse tables hold a text, e.g. a password (read from stdin)"
+    )
+    find.add_argument("--dsn", required=True)
+    find.set_defaults(func=_find_text)
     args = parser.parse_args(argv)
     return args.func(args)
 

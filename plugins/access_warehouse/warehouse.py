@@ -99,3 +99,34 @@ def _apply_repeatable(conn: psycopg.Connection) -> list[str]:
             )
     log.info("applied repeatable scripts %s", ", ".join(files))
     return [f"views/{name}" for name in files]
+
+
+#: The warehouse's own schemas (``auditor`` holds views over the others).
+WAREHOUSE_SCHEMAS = ("landing", "audit", "dq", "reporting", "auditor", "etl")
+
+
+def tables_containing(dsn: str, text: str) -> list[str]:
+    """Every warehouse table or view with a row whose text form (``bytea`` columns read as
+    UTF-8 too) contains ``text``: how a user shows that a password from a statement reached
+    no table, landing included. A sequential scan of every table: for an audit, not a job."""
+    from psycopg import sql as composed
+
+    found = []
+    with connect(dsn) as conn:
+        relations = execute(
+            conn, "integrity/warehouse_relations.sql", {"schemas": list(WAREHOUSE_SCHEMAS)}
+        ).fetchall()
+        template = composed.SQL(sql("integrity/relation_contains_text.sql"))  # type: ignore[arg-type]
+        for schema, table, binary_columns in relations:
+            checks = composed.SQL(" ").join(
+                composed.SQL(
+                    "OR strpos(coalesce(convert_from(t.{}, 'UTF8'), ''), %(text)s) > 0"
+                ).format(composed.Identifier(column))
+                for column in binary_columns
+            )
+            query = template.format(
+                relation=composed.Identifier(schema, table), binary_checks=checks
+            )
+            if conn.execute(query, {"text": text}).fetchone():
+                found.append(f"{schema}.{table}")
+    return found
