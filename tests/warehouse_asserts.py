@@ -24,6 +24,7 @@ SNAPSHOT_QUERIES = {
     "external_users": "SELECT * FROM audit.external_users ORDER BY id",
     "aliases": "SELECT * FROM audit.external_user_aliases ORDER BY alias",
     "config_items": "SELECT * FROM audit.config_items ORDER BY id",
+    "identity_lineage": "SELECT * FROM audit.identity_lineage ORDER BY 1, 2, 4",
     "quarantine": "SELECT * FROM dq.quarantine ORDER BY quarantine_id",
 }
 

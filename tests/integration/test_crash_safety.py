@@ -37,6 +37,8 @@ POINTS = [
     (r"^normalised \d+ of", 3),
     (r"^load/resolve_users.sql", 1),
     (r"^load/insert_new_users.sql", 1),
+    (r"^load/mark_directory_users.sql", 1),
+    (r"^load/insert_identity_lineage.sql", 1),
     (r"^load/insert_user_aliases.sql", 1),
     (r"^load/insert_new_config_items.sql", 1),
     (r"^attached partitions", 1),
@@ -60,7 +62,10 @@ CONTENT = {
     " audit.external_users ORDER BY 1",
     "aliases": "SELECT alias, alias_kind, external_user_id FROM audit.external_user_aliases"
     " ORDER BY 1",
-    "config_items": "SELECT id, type, external_id, name FROM audit.config_items ORDER BY 1",
+    "config_items": "SELECT id, type, external_id, name, parent_id FROM audit.config_items"
+    " ORDER BY 1",
+    "lineage": "SELECT source_id, identifier, identifier_kind, external_user_id, matched_alias,"
+    " matched_by, identity_rule FROM audit.identity_lineage ORDER BY 1, 2, 4",
     "quarantine": "SELECT record_key, payload_hash, reasons FROM dq.quarantine ORDER BY 2",
     "batches": "SELECT source_id, extracted, loaded, quarantined, excluded, inserted, updated,"
     " unchanged, content_digest FROM audit.batches ORDER BY sequence_no",

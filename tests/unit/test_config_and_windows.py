@@ -22,7 +22,17 @@ def test_shipped_config_is_valid() -> None:
     tenant = config.source("contoso", "entra")
     assert tenant.default and tenant.dag_id("signins") == "entra_signins"
     assert tenant.source_id("signins") == f"entra:{tenant.name}:signins"
-    assert [feed.dag_id for feed in config.feeds()] == ["entra_signins", "entra_directory_audits"]
+    assert [feed.dag_id for feed in config.feeds()] == [
+        "entra_signins",
+        "entra_directory_audits",
+        "db_audit_appdb",
+    ]
+    database = config.source("appdb", "postgres_audit_trigger")
+    assert database.identity.alias_for("adele.vance", "app-db") == (
+        "adele.vance@contoso.onmicrosoft.com",
+        "template",
+    )
+    assert database.identity.alias_for("svc_billing", "app-db") == (None, None)
 
 
 ACME = "  - kind: entra\n    name: acme\n    tenant_id: t\n    conn_id: msgraph_acme\n"

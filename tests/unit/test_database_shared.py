@@ -42,7 +42,7 @@ CARRYING_SECRET = {
 }
 
 
-@pytest.mark.robustness("statement redaction: secrets in statements")
+@pytest.mark.robustness("Secrets in statements: masked before landing")
 @pytest.mark.parametrize("case", sorted(CARRYING_SECRET))
 def test_built_in_patterns_mask_the_secret(case: str) -> None:
     redacted, count = Redactor().redact_text(CARRYING_SECRET[case])
@@ -97,7 +97,7 @@ def test_plain_identifiers_are_accepted(name: str) -> None:
     assert check_identifier(name) == name
 
 
-@pytest.mark.robustness("identifiers from config: quotes, spaces, SQL")
+@pytest.mark.robustness("Identifiers from config with quotes, spaces or SQL: refused")
 @pytest.mark.parametrize(
     "name",
     ['a"b', "a b", "a;drop table x", "x'--", "1abc", "", "a" * 64, "tab\tle", "ünïcode"],
