@@ -20,23 +20,48 @@ from typing import Any
 #: What a secret is replaced with; searchable, and never a valid password hash.
 MASK = "[REDACTED]"
 
-# A SQL string literal: '...' with '' inside, E'...' with backslash escapes, or $tag$...$tag$.
-_LITERAL = r"""(?:[eE]?'(?:[^'\\]|''|\\.)*'?|\$(?P<tag>[A-Za-z_]*)\$.*?(?:\$(?P=tag)\$|$))"""
+# A SQL string literal: '...' with '' inside, E'...' with backslash escapes, $tag$...$tag$,
+# "..." (MySQL's double-quoted strings; in Postgres a mistake worth masking too), or a hex
+# literal (SQL Server's hashed passwords). An unterminated one runs to the end of the text.
+_LITERAL = (
+    r"""(?:[eE]?'(?:[^'\\]|''|\\.)*'?|"(?:[^"\\]|""|\\.)*"?"""
+    r"""|\$(?P<tag>[A-Za-z_]*)\$.*?(?:\$(?P=tag)\$|$)|0x[0-9A-Fa-f]+)"""
+)
 
 _BUILT_IN: tuple[tuple[str, str], ...] = (
-    # CREATE/ALTER ROLE|USER ... [ENCRYPTED] PASSWORD '...' (Postgres), PASSWORD = '...'
-    ("password literal", r"(?is)(\bpassword\s*(?:=\s*)?)" + _LITERAL),
-    # MySQL/MariaDB: IDENTIFIED BY [PASSWORD] '...', IDENTIFIED WITH plugin BY/AS '...'
+    # JSON or YAML inside a statement, "password": "secret" or password: 'secret' (first:
+    # its quotes would fool the patterns below)
+    (
+        "json password",
+        r"""(?i)(["']?\b\w*(?:password|passwd|pwd|secret)["']?\s*:\s*)("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""",
+    ),
+    # the plain text handed to a hashing or encrypting function in a statement that names a
+    # password: SET password = crypt('secret', gen_salt('bf')), md5('secret' || 'user')
+    (
+        "hashed plain text",
+        r"(?is)(\b(?:crypt|md5|sha\d*|digest|hmac|pgp_sym_encrypt|aes_encrypt|encrypt)\s*\(\s*)"
+        + _LITERAL,
+    ),
+    # CREATE/ALTER ROLE|USER ... [ENCRYPTED] PASSWORD '...' (Postgres), PASSWORD = '...'; a
+    # quote right after the word is a quoted column name ("password"), not a literal
+    ("password literal", r"(?is)(\bpassword(?:\s*=\s*|\s+|(?=[eE]?')))" + _LITERAL),
+    # MySQL/MariaDB: IDENTIFIED BY [PASSWORD] '...', IDENTIFIED WITH plugin BY/AS '...';
+    # Oracle: IDENTIFIED BY tiger (an unquoted word)
     (
         "identified by",
-        r"(?is)(\bidentified\s+(?:with\s+\S+\s+)?(?:by|as)\s+(?:password\s+)?)" + _LITERAL,
+        r"(?is)(\bidentified\s+(?:with\s+\S+\s+)?(?:by|as)\s+(?:password\s+)?)"
+        r"(?!(?:random|values)\b)(?:" + _LITERAL + r"|[^\s;,)'\"]+)",
     ),
     # MySQL: SET PASSWORD [FOR u] = PASSWORD('...') / OLD_PASSWORD('...')
     ("password function", r"(?is)(\b(?:old_)?password\s*\(\s*)" + _LITERAL),
     # SQL Server: ... WITH PASSWORD = N'...'
     ("n-literal password", r"(?is)(\bpassword\s*=\s*)[nN]" + _LITERAL),
-    # libpq key/value strings: password=secret or password='se cret'
-    ("conninfo password", r"(?i)(\b(?:password|pwd|passwd)\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s;'\"]+)"),
+    # libpq key/value strings and environments: password=secret, password='se cret',
+    # PGPASSWORD=secret, MYSQL_PWD=secret
+    (
+        "conninfo password",
+        r"(?i)(\b(?:pg|mysql_)?(?:password|pwd|passwd)\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s;'\"]+)",
+    ),
     # URLs: scheme://user:secret@host
     ("url password", r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@'\"]*:)([^\s@'\"]+)(?=@)"),
 )
@@ -102,4 +127,4 @@ class Redactor:
         return changed
 
 
-_HINTS = re.compile(r"(?i)pass|pwd|identified|://")
+_HINTS = re.compile(r"(?i)pass|pwd|identified|secret|://")

@@ -39,6 +39,15 @@ CARRYING_SECRET = {
     "url": f"COPY t FROM PROGRAM 'curl postgresql://app:{SECRET}@db:5432/app'",
     "unterminated": f"CREATE ROLE app PASSWORD '{SECRET}",
     "upper_and_spaces": f"CREATE   USER app   PASSWORD   '{SECRET}'",
+    "no_space": f"CREATE ROLE app PASSWORD'{SECRET}'",
+    "user_mapping": f"CREATE USER MAPPING FOR bob SERVER s OPTIONS (password '{SECRET}')",
+    "json_in_statement": f'INSERT INTO cfg VALUES (\'{{"user": "a", "password": "{SECRET}"}}\')',
+    "yaml_in_statement": f"INSERT INTO cfg VALUES ('db_password: \"{SECRET}\"')",
+    "oracle_unquoted": f"CREATE USER scott IDENTIFIED BY {SECRET}",
+    "mysql_double_quoted": f'CREATE USER bob IDENTIFIED BY "{SECRET}"',
+    "environment": f"COPY t FROM PROGRAM 'PGPASSWORD={SECRET} pg_dump -h db app'",
+    "crypt_plain_text": f"UPDATE users SET password = crypt('{SECRET}', gen_salt('bf'))",
+    "md5_plain_text": f"UPDATE users SET passwd = md5('{SECRET}' || 'bob')",
 }
 
 
@@ -51,6 +60,12 @@ def test_built_in_patterns_mask_the_secret(case: str) -> None:
     assert count >= 1
 
 
+def test_a_hashed_password_literal_is_masked_too() -> None:
+    hashed = "0x0200" + SECRET.encode().hex()
+    redacted, _ = Redactor().redact_text(f"CREATE LOGIN l WITH PASSWORD = {hashed} HASHED")
+    assert hashed not in redacted and redacted.endswith(f"= {MASK} HASHED")
+
+
 @pytest.mark.parametrize(
     "statement",
     [
@@ -58,6 +73,9 @@ def test_built_in_patterns_mask_the_secret(case: str) -> None:
         "ALTER ROLE app PASSWORD NULL",
         "UPDATE accounts SET passwd_changed = now()",
         "SELECT 'https://example.org/a' AS link",
+        'SELECT "password" FROM users WHERE id = 1',
+        "ALTER USER x IDENTIFIED BY RANDOM PASSWORD",
+        "SELECT md5(name) FROM customers",
     ],
 )
 def test_statements_without_secrets_are_kept_as_written(statement: str) -> None:
