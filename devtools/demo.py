@@ -306,8 +306,11 @@ def database_step(
         f"{demo_database.SERVICE_LOGIN} and the setup login",
         flush=True,
     )
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    yesterday = today - timedelta(days=1)
     if demo_database.prepare(pgdata, logins):
         demo_database.run_workload(pgdata, logins)
+        demo_database.write_portal_logins(pgdata, logins, yesterday.date())
         ran = "the workload wrote"
     else:
         ran = "from an earlier demo (so the DAG finds nothing new):"
@@ -324,9 +327,10 @@ def database_step(
             "login": demo_database.READER,  # the documented privileges, nothing more
         }
     )
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    portal = next(s for s in config.sources if s.kind == "generic_sql")
     with output_to_file(airflow_log) as terminal:
-        states = run_dag_intervals(source.dag_id, [today - timedelta(days=1)] * 2, terminal)
+        states = run_dag_intervals(source.dag_id, [yesterday] * 2, terminal)
+        states += run_dag_intervals(portal.dag_id, [yesterday], terminal)
     with connect(dsn) as conn:
         batches = execute(
             conn, "reports/source_batches.sql", {"source_id": source.source_id}
@@ -335,7 +339,10 @@ def database_step(
         sample = execute(
             conn, "reports/database_access_sample.sql", {"source_id": source.source_id, "limit": 8}
         ).fetchall()
-        stubs = execute(conn, "reports/stub_users.sql", {"source_id": source.source_id}).fetchall()
+        stubs = execute(conn, "reports/stub_users.sql").fetchall()
+        portal_events = execute(
+            conn, "reports/source_events.sql", {"source_id": portal.source_id}
+        ).fetchall()
         redacted = execute(
             conn, "reports/redacted_statements.sql", {"source_id": source.source_id}
         ).fetchall()
@@ -386,8 +393,21 @@ def database_step(
             [8, 7, 8, 20, 6, 14, 36, 5, 60],
         )
     )
-    print("\nauditor.stub_users of this source (logins no identity rule or mapping matched):\n")
-    print(_table(stubs, ["login", "identifiers", "sources", "events"], [14, 24, 34, 6]))
+    print(
+        f"\n{portal.dag_id} (generic_sql: billing.portal_logins mapped in config, local times"
+        f" in {portal.timezone}):\n"
+    )
+    print(
+        _table(
+            [(f"{r[0]:%Y-%m-%d %H:%M:%S}", *r[1:]) for r in portal_events],
+            ["occurred_at (UTC)", "login", "person", "outcome", "source_ip", "stub"],
+            [19, 14, 38, 8, 14, 5],
+        )
+    )
+    print("\nauditor.stub_users of the database sources (logins no rule or mapping matched):\n")
+    print(
+        _table(stubs, ["login", "identifiers", "sources", "successful accesses"], [14, 24, 34, 19])
+    )
     where = ", ".join(row[0] for row in secret_hits) or "no table"
     print(
         "\nThe workload stored a connection string with the password "

@@ -5,6 +5,7 @@ the setup login (excluded by the config), one statement carrying a password."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -26,6 +27,10 @@ CREATE TABLE billing.invoices (
     id serial PRIMARY KEY, customer_id int REFERENCES billing.customers, amount numeric,
     status text DEFAULT 'open');
 CREATE TABLE billing.integrations (name text PRIMARY KEY, dsn text);
+-- the billing portal's own login log, in local time without a zone (read by generic_sql)
+CREATE TABLE billing.portal_logins (
+    id serial PRIMARY KEY, logged_at timestamp NOT NULL, username text NOT NULL,
+    result text NOT NULL, client_ip text);
 """
 
 
@@ -67,10 +72,29 @@ def prepare(pgdata: Path, logins: list[str]) -> bool:
         conn.execute(
             sql.SQL(
                 "GRANT CONNECT ON DATABASE {db} TO {r}; GRANT USAGE ON SCHEMA audit TO {r}; "
-                "GRANT SELECT ON audit.logged_actions TO {r}"
+                "GRANT SELECT ON audit.logged_actions TO {r}; "
+                "GRANT USAGE ON SCHEMA billing TO {r}; GRANT SELECT ON billing.portal_logins TO {r}"
             ).format(db=sql.Identifier(DATABASE), r=sql.Identifier(READER))
         )
     return True
+
+
+def write_portal_logins(pgdata: Path, logins: list[str], day: date) -> None:
+    """Portal logins on ``day`` (Berlin time, as the portal writes it): each person signs in,
+    the second after one wrong password, and someone nobody knows fails twice."""
+    rows = [
+        (f"{day} 09:02:11", logins[0], "ok", "203.0.113.7"),
+        (f"{day} 09:40:55", logins[1], "bad_password", "198.51.100.23"),
+        (f"{day} 09:41:20", logins[1], "ok", "198.51.100.23"),
+        (f"{day} 23:30:00", "intruder", "bad_password", "192.0.2.66"),
+        (f"{day} 23:30:04", "intruder", "locked", "192.0.2.66"),
+    ]
+    with psycopg.connect(_admin(pgdata, DATABASE)) as conn, conn.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO billing.portal_logins (logged_at, username, result, client_ip) "
+            "VALUES (%s, %s, %s, %s)",
+            rows,
+        )
 
 
 def trail_rows(pgdata: Path) -> int:

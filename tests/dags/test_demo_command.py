@@ -7,7 +7,9 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -60,6 +62,19 @@ def _assert_database_step(output: str) -> None:
     assert len(people) == 2 and all(int(entra) > 0 and int(db) > 0 for _, entra, db in people)
     assert "found in no table of the warehouse" in step and "postgresql://crm:[REDACTED]@" in step
     assert re.search(r"^svc_billing\s+\['app-db/svc_billing'\]", step, re.M), "a counted stub"
+    assert re.search(
+        r"^intruder\s+\['app-db/intruder'\]\s+\['generic_sql:billing_portal'\]\s+0", step, re.M
+    )
+    # generic_sql: the portal's local 09:02:11 (Europe/Berlin) on the day before the run, in UTC
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    local = datetime.combine(yesterday, time(9, 2, 11), ZoneInfo("Europe/Berlin"))
+    portal = re.findall(
+        r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s+(\S+)\s+(\S+)\s+(success|failure)", step, re.M
+    )
+    assert len(portal) == 5, portal
+    assert portal[0][0] == f"{local.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
+    assert [row[3] for row in portal] == ["success", "failure", "success", "failure", "failure"]
+    assert portal[3][1:3] == ("intruder", "-")
 
 
 def test_demo_prints_intervals_and_a_rerun_changes_nothing(data_dir: Path) -> None:

@@ -147,7 +147,7 @@ def test_the_editable_mapping_wins_and_unmatched_logins_are_counted_stubs(
             "SELECT details FROM audit.batches WHERE batch_id = %s", (summary.batch_id,)
         ).fetchone()[0]
         stubs = conn.execute(
-            "SELECT display_name, identifiers, sources, events FROM auditor.stub_users"
+            "SELECT display_name, identifiers, sources, successful_accesses FROM auditor.stub_users"
         ).fetchall()
     assert summary.new_users == 1 and details["new_stub_users"] == 1
     assert stubs == [("olduser", ["db-prod/olduser"], ["postgres_audit_trigger:billing"], 1)]

@@ -15,7 +15,7 @@ SELECT u.id AS external_user_id,
        (SELECT array_agg(DISTINCT l.source_id ORDER BY l.source_id)
         FROM audit.identity_lineage l WHERE l.external_user_id = u.id) AS sources,
        (SELECT coalesce(sum(a.count), 0) FROM audit.access_logs a
-        WHERE a.external_user_id = u.id) AS events
+        WHERE a.external_user_id = u.id) AS successful_accesses
 FROM audit.external_users u
 WHERE u.is_stub;
 
