@@ -308,12 +308,23 @@ def database_step(
     )
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     yesterday = today - timedelta(days=1)
+    csvlog = next(s for s in config.sources if s.kind == "postgres_csvlog")
+    was_on = demo_database.enable_csvlog(pgdata)
+    print(
+        "    the embedded server's csvlog "
+        + ("is on" if was_on else "turned on (ALTER SYSTEM, one restart)")
+        + " for "
+        + csvlog.dag_id,
+        flush=True,
+    )
     if demo_database.prepare(pgdata, logins):
         demo_database.run_workload(pgdata, logins)
         demo_database.write_portal_logins(pgdata, logins, yesterday.date())
         ran = "the workload wrote"
     else:
         ran = "from an earlier demo (so the DAG finds nothing new):"
+    demo_database.failed_logins(pgdata)
+    logged = demo_database.load_csvlog_table(pgdata)
     print(
         f"    {ran} {demo_database.trail_rows(pgdata)} rows in the trail audit.logged_actions;"
         " two runs of the DAG:",
@@ -331,6 +342,7 @@ def database_step(
     with output_to_file(airflow_log) as terminal:
         states = run_dag_intervals(source.dag_id, [yesterday] * 2, terminal)
         states += run_dag_intervals(portal.dag_id, [yesterday], terminal)
+        states += run_dag_intervals(csvlog.dag_id, [today], terminal)
     with connect(dsn) as conn:
         batches = execute(
             conn, "reports/source_batches.sql", {"source_id": source.source_id}
@@ -340,6 +352,12 @@ def database_step(
             conn, "reports/database_access_sample.sql", {"source_id": source.source_id, "limit": 8}
         ).fetchall()
         stubs = execute(conn, "reports/stub_users.sql").fetchall()
+        csvlog_batches = execute(
+            conn, "reports/source_batches.sql", {"source_id": csvlog.source_id}
+        ).fetchall()
+        csvlog_events = execute(
+            conn, "reports/source_events.sql", {"source_id": csvlog.source_id}
+        ).fetchall()
         portal_events = execute(
             conn, "reports/source_events.sql", {"source_id": portal.source_id}
         ).fetchall()
@@ -400,13 +418,43 @@ def database_step(
     print(
         _table(
             [(f"{r[0]:%Y-%m-%d %H:%M:%S}", *r[1:]) for r in portal_events],
-            ["occurred_at (UTC)", "login", "person", "outcome", "source_ip", "stub"],
-            [19, 14, 38, 8, 14, 5],
+            [
+                "occurred_at (UTC)",
+                "login",
+                "person",
+                "outcome",
+                "source_ip",
+                "stub",
+                "action",
+                "error",
+            ],
+            [19, 14, 38, 8, 14, 5, 12, 5],
+        )
+    )
+    print(
+        f"\n{csvlog.dag_id} (postgres_csvlog: the server's own csvlog, {logged} new lines COPYed"
+        " into postgres_log; no pgaudit in the embedded build, so connections and failed logins,"
+        " no objects):\n"
+    )
+    print(
+        _table(
+            [row[1:6] for row in csvlog_batches[-1:]],
+            ["extracted", "loaded", "quarant.", "excluded", "by rule"],
+            [9, 6, 8, 8, 80],
+        )
+    )
+    print()
+    shown = [row for row in csvlog_events if row[1] in (*logins, demo_database.REJECTED_LOGIN)]
+    print(
+        _table(
+            [(f"{r[0]:%H:%M:%S}", *r[1:]) for r in shown[-8:]],
+            ["time", "login", "person", "outcome", "source_ip", "stub", "action", "error"],
+            [8, 14, 38, 8, 10, 5, 12, 5],
         )
     )
     print("\nauditor.stub_users of the database sources (logins no rule or mapping matched):\n")
     print(
-        _table(stubs, ["login", "identifiers", "sources", "successful accesses"], [14, 24, 34, 19])
+        _table(stubs, ["login", "identifiers", "sources", "successful accesses"], [14, 24, 62, 19])
     )
     where = ", ".join(row[0] for row in secret_hits) or "no table"
     print(

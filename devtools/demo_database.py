@@ -97,6 +97,104 @@ def write_portal_logins(pgdata: Path, logins: list[str], day: date) -> None:
         )
 
 
+#: The embedded server's csvlog, for the demo's postgres_csvlog source (no pgaudit in the
+#: embedded build: connections and failed logins, no objects).
+CSVLOG_SETTINGS = {
+    "logging_collector": "on",
+    "log_destination": "stderr,csvlog",
+    "log_directory": "csvlog",  # pgserver's own stderr log is the file pgdata/log
+    "log_filename": "postgresql-%Y%m%d-%H%M%S.log",
+    "log_connections": "on",
+    "log_disconnections": "on",
+}
+
+
+def enable_csvlog(pgdata: Path) -> bool:
+    """Turn the embedded server's csvlog on (a restart, once per data folder); True when it
+    was already on."""
+    import os
+
+    from pgserver._commands import pg_ctl
+
+    with psycopg.connect(_admin(pgdata), autocommit=True) as conn:
+        if conn.execute("SHOW logging_collector").fetchone()[0] == "on":
+            return True
+        for name, value in CSVLOG_SETTINGS.items():
+            conn.execute(
+                sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value))
+            )
+    user = "pgserver" if os.geteuid() == 0 else None  # pgserver runs as its own user under root
+    pg_ctl(["-w", "restart", "-m", "fast"], pgdata=pgdata, user=user)
+    return False
+
+
+#: The login the demo's failed connections use.
+REJECTED_LOGIN = "intruder"
+
+
+def failed_logins(pgdata: Path, login: str = REJECTED_LOGIN, attempts: int = 2) -> None:
+    """Connections that pg_hba.conf rejects: FATAL 28000 lines in the csvlog. (A role that
+    does not exist would not do on the embedded server's trust authentication: the server
+    logs "connection authorized" before it looks the role up.)"""
+    hba = pgdata / "pg_hba.conf"
+    rule = f"local all {login} reject  # the demo's failed logins\n"
+    if rule not in hba.read_text():
+        hba.write_text(rule + hba.read_text())
+        with psycopg.connect(_admin(pgdata), autocommit=True) as conn:
+            conn.execute("SELECT pg_reload_conf()")
+            conn.execute("SELECT pg_sleep(0.2)")  # the postmaster reloads asynchronously
+    for _ in range(attempts):
+        try:
+            psycopg.connect(f"host={pgdata} dbname={DATABASE} user={login}").close()
+        except psycopg.OperationalError:
+            pass
+        else:
+            raise RuntimeError(f"role {login!r} exists; the demo's failed logins need it not to")
+
+
+def load_csvlog_table(pgdata: Path) -> int:
+    """COPY the server's csv files into ``appdb``'s ``postgres_log`` (the docs' layout; a row
+    seen before is skipped), after asking the logger to start a new file; returns the rows
+    added. The file being written may end in a line cut short: it then waits for the next
+    demo."""
+    from importlib.resources import files
+
+    layout = files("devtools").joinpath("sql/postgres_log.sql").read_text()
+    with psycopg.connect(_admin(pgdata, DATABASE), autocommit=True) as conn:
+        conn.execute(layout)  # type: ignore[arg-type]  # our own file
+        conn.execute("SELECT pg_rotate_logfile()")
+        conn.execute("SELECT pg_sleep(0.5)")  # the logger switches files asynchronously
+        names = [
+            row[0]
+            for row in conn.execute(
+                "SELECT name FROM pg_ls_logdir() WHERE name LIKE '%.csv' ORDER BY name"
+            ).fetchall()
+        ]
+        before = conn.execute("SELECT count(*) FROM public.postgres_log").fetchone()[0]
+        for number, name in enumerate(names, start=1):
+            try:
+                with conn.transaction():
+                    conn.execute(
+                        "CREATE TEMP TABLE csv_file (LIKE public.postgres_log) ON COMMIT DROP"
+                    )
+                    conn.execute(
+                        sql.SQL("COPY csv_file FROM {} WITH (FORMAT csv)").format(
+                            sql.Literal(str(pgdata / CSVLOG_SETTINGS["log_directory"] / name))
+                        )
+                    )
+                    conn.execute(
+                        "INSERT INTO public.postgres_log SELECT * FROM csv_file "
+                        "ON CONFLICT DO NOTHING"
+                    )
+            except psycopg.errors.DataError:
+                if number < len(names):  # only the file being written may end mid-line
+                    raise
+        conn.execute(
+            sql.SQL("GRANT SELECT ON public.postgres_log TO {}").format(sql.Identifier(READER))
+        )
+        return conn.execute("SELECT count(*) FROM public.postgres_log").fetchone()[0] - before
+
+
 def trail_rows(pgdata: Path) -> int:
     with psycopg.connect(_admin(pgdata, DATABASE)) as conn:
         return conn.execute("SELECT count(*) FROM audit.logged_actions").fetchone()[0]

@@ -62,12 +62,23 @@ def _assert_database_step(output: str) -> None:
     assert len(people) == 2 and all(int(entra) > 0 and int(db) > 0 for _, entra, db in people)
     assert "found in no table of the warehouse" in step and "postgresql://crm:[REDACTED]@" in step
     assert re.search(r"^svc_billing\s+\['app-db/svc_billing'\]", step, re.M), "a counted stub"
+    # one stub: the same login failing at the portal and at the server
     assert re.search(
-        r"^intruder\s+\['app-db/intruder'\]\s+\['generic_sql:billing_portal'\]\s+0", step, re.M
+        r"^intruder\s+\['app-db/intruder'\]\s+"
+        r"\['generic_sql:billing_portal', 'postgres_csvlog:app_db_log'\]\s+0",
+        step,
+        re.M,
     )
     # generic_sql: the portal's local 09:02:11 (Europe/Berlin) on the day before the run, in UTC
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     local = datetime.combine(yesterday, time(9, 2, 11), ZoneInfo("Europe/Berlin"))
+    # postgres_csvlog on the embedded server's own log: connections, the intruder's failures
+    log_part = step.split("db_audit_app_db_log (postgres_csvlog", 1)[1]
+    extracted, loaded, quarantined, excluded = map(
+        int, re.search(r"^(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\{", log_part, re.M).groups()
+    )
+    assert extracted == loaded + quarantined + excluded and loaded > 0 and excluded > 0
+    assert re.search(r"^\S+\s+intruder\s+-\s+failure", log_part, re.M)
     portal = re.findall(
         r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s+(\S+)\s+(\S+)\s+(success|failure)", step, re.M
     )

@@ -28,3 +28,35 @@ UPDATE audit.external_users u SET is_stub = false
 WHERE is_stub AND EXISTS (
     SELECT 1 FROM audit.external_user_aliases a
     WHERE a.external_user_id = u.id AND a.alias_kind IN ('object_id', 'service_principal_id'));
+
+-- The lineage of what loads before this migration stored, read back from the events: how the
+-- identifier was matched then is inferred (the editable mapping; an alias another source
+-- brought; else new), no identity rule existed.
+INSERT INTO audit.identity_lineage (source_id, identifier, identifier_kind, external_user_id,
+                                    matched_alias, matched_by, identity_rule, first_batch_id,
+                                    first_seen_at)
+SELECT DISTINCT ON (e.source_id, e.identifier, e.external_user_id)
+       e.source_id, e.identifier, e.identifier_kind, e.external_user_id,
+       CASE WHEN m.alias IS NOT NULL THEN m.alias
+            WHEN a.source_id IS DISTINCT FROM e.source_id THEN a.alias END,
+       CASE WHEN m.alias IS NOT NULL THEN 'identity_mapping'
+            WHEN a.source_id IS DISTINCT FROM e.source_id THEN 'alias'
+            ELSE 'new' END,
+       NULL, e.batch_id, e.ingested_at
+FROM (
+    SELECT source_id, external_user_id, batch_id, ingested_at,
+           coalesce(nullif(lower(btrim(actor_external_id)), ''),
+                    nullif(lower(btrim(actor_principal_name)), '')) AS identifier,
+           CASE WHEN nullif(btrim(actor_external_id), '') IS NULL THEN 'principal_name'
+                WHEN actor_type = 'user' THEN 'object_id'
+                WHEN actor_type IN ('service_principal', 'managed_identity')
+                    THEN 'service_principal_id'
+                WHEN actor_type = 'database_role' THEN 'login'
+                ELSE 'external_id' END AS identifier_kind
+    FROM audit.access_events
+) e
+LEFT JOIN audit.identity_mappings m
+       ON m.alias = e.identifier AND m.external_user_id = e.external_user_id
+LEFT JOIN audit.external_user_aliases a ON a.alias = e.identifier
+WHERE e.identifier IS NOT NULL
+ORDER BY e.source_id, e.identifier, e.external_user_id, e.ingested_at, e.batch_id;
