@@ -26,12 +26,14 @@ def test_kinds_and_sources_come_from_the_registry(capsys: pytest.CaptureFixture[
         ["entra_signins", "entra:contoso:signins", "entra_signins"],
         ["entra_directory_audits", "entra:contoso:directory_audits", "entra_directory_audits"],
         ["db_audit_appdb", "postgres_audit_trigger:appdb", "postgres_audit_trigger"],
+        ["db_audit_billing_portal", "generic_sql:billing_portal", "generic_sql"],
+        ["db_audit_app_db_log", "postgres_csvlog:app_db_log", "postgres_csvlog"],
     ]
 
 
 def test_check_config_reports_the_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config"]) == 0
-    assert capsys.readouterr().out.startswith("ok: 2 sources, 3 feeds")
+    assert capsys.readouterr().out.startswith("ok: 4 sources, 5 feeds")
     bad = tmp_path / "sources.yaml"
     bad.write_text("sources:\n  - {kind: toy, name: Bad Name, path: /x}\n")
     assert main(["--path", str(bad), "check-config"]) == 1

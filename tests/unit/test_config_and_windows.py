@@ -26,6 +26,8 @@ def test_shipped_config_is_valid() -> None:
         "entra_signins",
         "entra_directory_audits",
         "db_audit_appdb",
+        "db_audit_billing_portal",
+        "db_audit_app_db_log",
     ]
     database = config.source("appdb", "postgres_audit_trigger")
     assert database.identity.alias_for("adele.vance", "app-db") == (
