@@ -557,6 +557,7 @@ def load_batch(
                 conflicting,
             )
         _step(conn, "load/resolve_users.sql")
+        _step(conn, "load/unify_new_actors.sql")
         new_people = [row[0] for row in _step(conn, "load/insert_new_users.sql").fetchall()]
         new_users, new_stub_users = len(new_people), sum(new_people)
         _step(conn, "load/mark_directory_users.sql")

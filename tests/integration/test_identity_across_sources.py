@@ -181,3 +181,23 @@ def test_database_targets_form_a_tree_and_reruns_change_nothing(warehouse_dsn: s
     ]
     assert lineage_rows == 1
     assert access == [("db-prod", "app", "billing", "billing.invoices", "meganb")]
+
+
+def test_one_batch_with_an_id_and_a_name_only_copy_of_an_actor_makes_one_person(
+    warehouse_dsn: str,
+) -> None:
+    """A sign-in with the user's object id and UPN, and one with the UPN only, in one batch:
+    one person, and the rerun moves nothing."""
+    entra, _ = _feeds({})
+    name_only = copy.deepcopy(SIGNIN)
+    name_only.update(id="0a4f7d2e-9c1b-4e3a-8f6d-5b2c1a9e7399", userId=None)
+    records = [name_only, SIGNIN]  # the name-only one first: order must not matter
+    _load(warehouse_dsn, entra, records)
+    with psycopg.connect(warehouse_dsn) as conn:
+        people = conn.execute(
+            "SELECT count(DISTINCT external_user_id), count(*) FROM audit.access_events"
+        ).fetchone()
+    assert people == (1, 2)
+    before = audit_snapshot(warehouse_dsn)
+    _load(warehouse_dsn, entra, records)
+    assert audit_snapshot(warehouse_dsn) == before
