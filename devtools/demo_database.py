@@ -179,7 +179,9 @@ def load_csvlog_table(pgdata: Path) -> int:
                     )
                     conn.execute(
                         sql.SQL("COPY csv_file FROM {} WITH (FORMAT csv)").format(
-                            sql.Literal(str(pgdata / CSVLOG_SETTINGS["log_directory"] / name))
+                            # relative to the data folder: the server may not traverse its
+                            # parents (a folder only root may enter, as under pytest)
+                            sql.Literal(f"{CSVLOG_SETTINGS['log_directory']}/{name}")
                         )
                     )
                     conn.execute(
