@@ -221,12 +221,12 @@ def demo(args: argparse.Namespace) -> int:
     config = load_sources()
     tenant = next(s for s in config.sources if s.kind == "entra" and getattr(s, "default", False))
     print_sources(config)
-    print(f"1/6 embedded warehouse under {data_dir}/pg", flush=True)
+    print(f"1/8 embedded warehouse under {data_dir}/pg", flush=True)
     dsn = start_embedded_warehouse(data_dir)
     applied = apply_migrations(dsn)
     print(f"    migrations applied: {', '.join(applied) or 'none (up to date)'}")
     print(
-        f"2/6 Graph simulator ({args.signins_per_day} sign-ins/day; faults on: 429 throttling "
+        f"2/8 Graph simulator ({args.signins_per_day} sign-ins/day; faults on: 429 throttling "
         "with decimal Retry-After, one page cut short)",
         flush=True,
     )
@@ -238,7 +238,7 @@ def demo(args: argparse.Namespace) -> int:
     )
     try:
         print(f"    {sim['base_url']}", flush=True)
-        print("3/6 Airflow: metadata DB, then one dag.test() run per interval", flush=True)
+        print("3/8 Airflow: metadata DB, then one dag.test() run per interval", flush=True)
         prepare_airflow(data_dir, data_dir / "pg", sim)
         today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         interval_starts = [today - timedelta(days=n) for n in range(args.days, 0, -1)]
@@ -249,7 +249,7 @@ def demo(args: argparse.Namespace) -> int:
     finally:
         sim_process.send_signal(signal.SIGTERM)
         sim_process.wait(timeout=30)
-    print("4/6 per interval (latest load of each):\n", flush=True)
+    print("4/8 per interval (latest load of each):\n", flush=True)
     print(format_summary(interval_summary(dsn, tenant.source_id(args.feed), interval_starts[0])))
     print(
         "\nextracted = loaded + quarantined (+ excluded) in every row; quarantined records wait in"
@@ -263,6 +263,7 @@ def demo(args: argparse.Namespace) -> int:
         "\n        SELECT * FROM auditor.batches;"
     )
     states += database_step(dsn, data_dir, config, tenant.source_id(args.feed), airflow_log)
+    states += files_step(dsn, data_dir, config, tenant, airflow_log)
     failed = [state for state in states if state != "success"]
     return 1 if failed else 0
 
@@ -301,7 +302,7 @@ def database_step(
     logins = [person.split("@")[0] for person in people]
     pgdata = data_dir / "pg"
     print(
-        f"5/6 database source {source.dag_id}: audited database {demo_database.DATABASE!r} on the "
+        f"5/8 database source {source.dag_id}: audited database {demo_database.DATABASE!r} on the "
         f"embedded Postgres; workload by {', '.join(logins)} (also Entra users), "
         f"{demo_database.SERVICE_LOGIN} and the setup login",
         flush=True,
@@ -367,7 +368,7 @@ def database_step(
         secret_hits = execute(
             conn, "reports/text_search.sql", {"text": demo_database.WORKLOAD_SECRET}
         ).fetchall()
-    print("6/6 database source: batches (the second run found nothing new after the bookmark)\n")
+    print("6/8 database source: batches (the second run found nothing new after the bookmark)\n")
     print(
         _table(
             batches,
@@ -467,12 +468,95 @@ def database_step(
     return states
 
 
+def files_step(dsn: str, data_dir: Path, config: Any, tenant: Any, airflow_log: Path) -> list[str]:
+    """The HTTP and file sources: the Cloudflare Access simulator, and one file of each file
+    kind written by the demo (the same people), each loaded by its DAG; then their rows."""
+    import uuid
+
+    from access_warehouse.warehouse import connect, execute
+    from devtools import demo_files
+    from devtools.cloudflare_simulator.process import SimulatorProcess, http_connection_json
+
+    by_kind = {source.kind: source for source in config.sources}
+    with connect(dsn) as conn:
+        people = [
+            row[0]
+            for row in execute(
+                conn, "reports/most_active_people.sql", {"source_id": tenant.source_id("signins")}
+            ).fetchall()
+        ]
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    yesterday = today - timedelta(days=1)
+    tenant_guid = str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{tenant.tenant_id}.onmicrosoft.com"))
+    written = [
+        demo_files.write_ecs(data_dir, people, yesterday),
+        demo_files.write_logpush(data_dir, people, yesterday),
+        demo_files.write_mission_control(data_dir, people, yesterday),
+    ]
+    export, exported = demo_files.write_azure_monitor(
+        data_dir, dsn, tenant.source_id("signins"), tenant_guid, yesterday
+    )
+    written.append(export)
+    os.environ["ACCESS_WAREHOUSE_DATA"] = str(data_dir)  # the config's file paths name it
+    print(
+        "7/8 HTTP and file sources: the Cloudflare Access simulator, and files the demo wrote "
+        f"under {data_dir / demo_files.FOLDER}:",
+        flush=True,
+    )
+    for path in written:
+        print(f"    {path.relative_to(data_dir)}", flush=True)
+    cloudflare = by_kind["cloudflare_access"]
+    dags = [
+        cloudflare.feeds()[0],
+        *(by_kind[kind].feeds()[0] for kind in ("ecs_jsonl", "cloudflare_logpush_http")),
+        by_kind["azure_monitor_export"].feeds()[0],
+        by_kind["mission_control_json"].feeds()[0],
+    ]
+    with SimulatorProcess(
+        data_dir / "cloudflare", "--tenant-id", tenant.tenant_id, "--logins-per-day", "200"
+    ) as simulator:
+        os.environ[f"AIRFLOW_CONN_{cloudflare.conn_id.upper()}"] = http_connection_json(
+            simulator.state
+        )
+        with output_to_file(airflow_log) as terminal:
+            states = []
+            for feed in dags:
+                states += run_dag_intervals(feed.dag_id, [yesterday], terminal)
+    print("8/8 what each loaded (latest run), and a few of its rows:\n", flush=True)
+    with connect(dsn) as conn:
+        for feed in dags:
+            batch = execute(conn, "reports/latest_batch.sql", {"dag_id": feed.dag_id}).fetchone()
+            sample = execute(
+                conn, "reports/source_event_sample.sql", {"source_id": feed.source_id, "limit": 3}
+            ).fetchall()
+            extracted, loaded, quarantined, excluded, rules, inserted, _updated, unchanged = batch
+            print(
+                f"  {feed.dag_id} ({feed.source_id}): extracted {extracted} = loaded {loaded}"
+                f" + quarantined {quarantined} + excluded {excluded}"
+                + (f" {dict(rules)}" if rules else "")
+                + f"; inserted {inserted}, unchanged {unchanged}"
+            )
+            for row in sample:
+                at, who, category, action, outcome, target, mfa = row
+                print(
+                    f"      {at:%Y-%m-%d %H:%M:%S}  {who[:38]:<38}  {category:<14} "
+                    f"{(action or '')[:18]:<18} {outcome:<8} {str(target)[:40]:<40} mfa={mfa}"
+                )
+    print(
+        f"\nThe export repeats {exported} sign-ins the Graph feed loaded: they are the same"
+        " events (entra:contoso:signins), so the export inserts none of them."
+        "\nQuarantined lines wait in dq.quarantine with their file and line number; each file"
+        " is in landing.processed_files and a rerun reads none of them again."
+    )
+    return states
+
+
 def print_sources(config: Any) -> None:
     """The registered kinds and the feeds the config gives (each one DAG)."""
     from access_warehouse.sources.registry import registered_kinds
 
     kinds = ", ".join(registered_kinds())
-    print(f"0/6 source kinds registered: {kinds}; feeds in include/config/sources.yaml:")
+    print(f"0/8 source kinds registered: {kinds}; feeds in include/config/sources.yaml:")
     for feed in config.feeds():
         print(f"    {feed.dag_id:<28} {feed.source_id:<34} {feed.selection.describe()}")
 

@@ -34,9 +34,12 @@ class SourcesConfig:
         """Every enabled feed of every source, in config order."""
         return [feed for source in self.sources for feed in source.feeds()]
 
-    def feed(self, source_id: str) -> Feed:
-        for feed in self.feeds():
-            if feed.source_id == source_id:
+    def feed(self, source_id: str, dag_id: str | None = None) -> Feed:
+        """The feed with ``source_id`` (and ``dag_id``: several feeds may share a source id,
+        see ``Feed.shares_source_id``; without ``dag_id`` the id's owner comes first)."""
+        matches = [feed for feed in self.feeds() if feed.source_id == source_id]
+        for feed in sorted(matches, key=lambda feed: feed.shares_source_id):
+            if dag_id is None or feed.dag_id == dag_id:
                 return feed
         known = ", ".join(feed.source_id for feed in self.feeds()) or "none"
         raise KeyError(f"no enabled feed with source id {source_id!r}; configured: {known}")
@@ -112,11 +115,15 @@ def _check_across(sources: list[SourceConfig]) -> list[SourceConfig]:
             adjusted[id(before)] = after
     sources = [adjusted[id(source)] for source in sources]
     feeds = [feed for source in sources for feed in source.feeds()]
-    for field in ("dag_id", "source_id"):
-        counts = Counter(getattr(feed, field) for feed in feeds)
-        clashes = sorted(value for value, count in counts.items() if count > 1)
-        if clashes:
-            raise ValueError(f"two feeds would have the same {field}: {clashes}")
+    counts = Counter(feed.dag_id for feed in feeds)
+    clashes = sorted(value for value, count in counts.items() if count > 1)
+    if clashes:
+        raise ValueError(f"two feeds would have the same dag_id: {clashes}")
+    # a feed that shares another's source id (``Feed.shares_source_id``) may; two owners may not
+    counts = Counter(feed.source_id for feed in feeds if not feed.shares_source_id)
+    clashes = sorted(value for value, count in counts.items() if count > 1)
+    if clashes:
+        raise ValueError(f"two feeds would have the same source_id: {clashes}")
     return sources
 
 

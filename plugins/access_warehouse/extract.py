@@ -17,6 +17,8 @@ from access_warehouse.sources.base import (
     Bookmark,
     Feed,
     FetchRequest,
+    FileManifest,
+    FileState,
     Page,
     Position,
     RequestStats,
@@ -72,6 +74,7 @@ def extract(
     so Airflow retries the task with a fresh batch; the audit tables are untouched either way.
     """
     after: Position | None = None
+    processed: dict[str, FileState] = {}
     if isinstance(feed.selection, TimeWindow):
         if window is None:
             raise ValueError(f"{feed.source_id} extracts by time window: give a window")
@@ -80,6 +83,10 @@ def extract(
         window = None
         after = read_bookmark(dsn, feed.source_id)
         asked = f"records after bookmark {after}" if after else "every record (no bookmark yet)"
+    elif isinstance(feed.selection, FileManifest):
+        window = None
+        processed = read_manifest(dsn, feed.source_id)
+        asked = f"files matching {feed.selection.pattern} ({len(processed)} loaded before)"
     else:
         raise TypeError(f"unknown selection {feed.selection!r}")
     abandoned = fail_abandoned_batches(dsn, feed.source_id)
@@ -104,9 +111,8 @@ def extract(
     position = after
     log.info("extracting %s: %s, into landing batch %s", feed.source_id, asked, batch.batch_id)
     # The next page is fetched while this one lands: one page ahead, so memory holds two.
-    pages = read_ahead(
-        iter(feed.fetch(FetchRequest(window=window, after=after, stats=stats))), 1, "fetch"
-    )
+    request = FetchRequest(window=window, after=after, stats=stats, processed=processed)
+    pages = read_ahead(iter(feed.fetch(request)), 1, "fetch")
     try:
         for page in pages:
             _check_page(page)
@@ -129,6 +135,7 @@ def extract(
         log.error("extract of %s failed after %d pages: %s", feed.source_id, batch.pages, exc)
         raise
     else:
+        batch.record_files(request.files)
         batch.finish("extracted", stats=stats)
     finally:
         pages.close()
@@ -157,6 +164,13 @@ def extract(
         bookmark_from=after,
         bookmark_to=position,
     )
+
+
+def read_manifest(dsn: str, source_id: str) -> dict[str, FileState]:
+    """The files a file feed's committed loads have read, by path."""
+    with connect(dsn) as conn:
+        rows = execute(conn, "landing/processed_files.sql", {"source_id": source_id}).fetchall()
+    return {row[0]: FileState(*row) for row in rows}
 
 
 def _check_page(page: Any) -> None:

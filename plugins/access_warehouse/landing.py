@@ -140,6 +140,28 @@ class LandingBatch:
         self.pages += 1
         self.records += len(records)
 
+    def record_files(self, files: list[Any]) -> None:
+        """The files this batch read (``FileState``), for the load to enter into the source's
+        manifest when it commits."""
+        if not files:
+            return
+        with (
+            self._conn.cursor() as cursor,
+            cursor.copy(sql("landing/copy_batch_files.sql")) as copy,
+        ):
+            for state in files:
+                copy.write_row(
+                    (
+                        self.batch_id,
+                        state.path,
+                        state.size,
+                        state.modified_at,
+                        state.sha256,
+                        state.records,
+                    )
+                )
+        self._conn.commit()
+
     def finish(self, status: str, *, error: str | None = None, stats: Any = None) -> None:
         self._conn.rollback()  # whatever a failed page left open
         execute(

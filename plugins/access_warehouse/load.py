@@ -591,6 +591,7 @@ def load_batch(
             failed_rows=loader.quarantined,
         )
         bookmark_advanced = _advance_bookmark(conn, params, bookmark_from, bookmark_to)
+        _step(conn, "landing/mark_files_processed.sql", params)  # file feeds' manifest
         execute(conn, "load/lock_batch_chain.sql")
         counts = {
             "extracted": landed,

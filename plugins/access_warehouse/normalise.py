@@ -14,6 +14,10 @@ from access_warehouse.sources.base import Normaliser
 
 __all__ = ["clean_text", "normalise_record", "parse_utc", "record_key"]
 
+#: The key of a record that stands for a file's line that was not a JSON object: the shared
+#: guard quarantines it with its file and line number (``sources/files.py`` lands it).
+FILE_ERROR = "_file_error"
+
 _EXCESS_FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
@@ -75,6 +79,10 @@ def normalise_record(normalise: Normaliser, record: Any, source_id: str) -> list
         raise ValueError(f"source_id must be a non-empty string, got {source_id!r}")
     if type(record) is not dict:
         raise NormalisationError(f"record is not a JSON object but {type(record).__name__}")
+    if FILE_ERROR in record:  # a file source's line that was no JSON object (files.py)
+        raise NormalisationError(
+            f"{record.get('file')} line {record.get('line')}: {record[FILE_ERROR]}"
+        )
     try:
         result = normalise(record, source_id)
     except (NormalisationError, MemoryError):

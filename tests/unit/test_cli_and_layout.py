@@ -28,12 +28,26 @@ def test_kinds_and_sources_come_from_the_registry(capsys: pytest.CaptureFixture[
         ["db_audit_appdb", "postgres_audit_trigger:appdb", "postgres_audit_trigger"],
         ["db_audit_billing_portal", "generic_sql:billing_portal", "generic_sql"],
         ["db_audit_app_db_log", "postgres_csvlog:app_db_log", "postgres_csvlog"],
+        ["cloudflare_access_contoso", "cloudflare_access:contoso", "cloudflare_access"],
+        ["ecs_jsonl_engflow", "ecs_jsonl:engflow", "ecs_jsonl"],
+        [
+            "cloudflare_logpush_http_intranet",
+            "cloudflare_logpush_http:intranet",
+            "cloudflare_logpush_http",
+        ],
+        # the export writes under the Entra feed's source id: one event per sign-in
+        [
+            "azure_monitor_export_contoso_archive_signins",
+            "entra:contoso:signins",
+            "azure_monitor_export_signins",
+        ],
+        ["mission_control_json_github", "mission_control_json:github", "mission_control_json"],
     ]
 
 
 def test_check_config_reports_the_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config"]) == 0
-    assert capsys.readouterr().out.startswith("ok: 4 sources, 5 feeds")
+    assert capsys.readouterr().out.startswith("ok: 9 sources, 10 feeds")
     bad = tmp_path / "sources.yaml"
     bad.write_text("sources:\n  - {kind: toy, name: Bad Name, path: /x}\n")
     assert main(["--path", str(bad), "check-config"]) == 1

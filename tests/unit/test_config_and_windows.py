@@ -28,6 +28,11 @@ def test_shipped_config_is_valid() -> None:
         "db_audit_appdb",
         "db_audit_billing_portal",
         "db_audit_app_db_log",
+        "cloudflare_access_contoso",
+        "ecs_jsonl_engflow",
+        "cloudflare_logpush_http_intranet",
+        "azure_monitor_export_contoso_archive_signins",
+        "mission_control_json_github",
     ]
     database = config.source("appdb", "postgres_audit_trigger")
     assert database.identity.alias_for("adele.vance", "app-db") == (

@@ -1,5 +1,5 @@
--- The demo's "one person across sources": people with events from more than one source kind,
--- with their Entra sign-ins and database events side by side.
+-- The demo's "one person across sources": people with Entra sign-ins and database events,
+-- side by side.
 SELECT u.principal_name AS person,
        u.is_stub,
        count(*) FILTER (WHERE s.kind = 'entra_signins') AS entra_signins,
@@ -13,5 +13,6 @@ FROM audit.access_events e
 JOIN audit.sources s USING (source_id)
 JOIN audit.external_users u ON u.id = e.external_user_id
 GROUP BY e.external_user_id, u.principal_name, u.is_stub
-HAVING count(DISTINCT s.kind) > 1
+HAVING count(*) FILTER (WHERE s.kind = 'entra_signins') > 0
+   AND count(*) FILTER (WHERE e.actor_type = 'database_role') > 0
 ORDER BY person

@@ -57,3 +57,19 @@ def connection_hook(connection: Any) -> Any:
         return connection.get_hook()
     except (AirflowException, ImportError):
         return None
+
+
+def http_connection(conn_id: str) -> dict[str, Any]:
+    """An Airflow HTTP connection's fields for an HTTP API source: ``base_url`` (the host, with
+    ``schema`` and ``port`` when the host has no scheme), ``password`` (the API token) and
+    ``extra`` (a dict, e.g. ``verify``)."""
+    connection = airflow_connection(conn_id)
+    host = (connection.host or "").strip().rstrip("/")
+    if host and "://" not in host:
+        port = f":{connection.port}" if connection.port else ""
+        host = f"{connection.schema or 'https'}://{host}{port}"
+    return {
+        "base_url": host,
+        "password": connection.password or None,
+        "extra": connection.extra_dejson or {},
+    }

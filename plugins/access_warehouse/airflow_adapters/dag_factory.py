@@ -14,7 +14,7 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_curren
 
 from access_warehouse.airflow_adapters import tasks
 from access_warehouse.config import SourcesConfig, load_sources
-from access_warehouse.sources.base import Feed, TimeWindow
+from access_warehouse.sources.base import Feed, FileManifest, TimeWindow
 
 #: Updated by every load; ``access_reporting`` runs on it.
 ACCESS_EVENTS = Asset("warehouse://audit/access_events")
@@ -43,10 +43,19 @@ _WINDOW_MANUAL = """* **Manual runs** have no data interval: set `window_start`/
 _BOOKMARK_MANUAL = """* **Manual runs** extract whatever is new since the bookmark; the bookmark
   moves only when the load commits, so a failed run is simply run again."""
 
+_FILES_MANUAL = """* **Manual runs** load every file not loaded yet or changed since; a file
+  enters the manifest only when its load commits, and a file still being written waits for the
+  next run."""
+
 
 def feed_doc(feed: Feed) -> str:
     """The DAG's ``doc_md``: the kind's doc of the feed, then how a run works."""
-    manual = _WINDOW_MANUAL if isinstance(feed.selection, TimeWindow) else _BOOKMARK_MANUAL
+    if isinstance(feed.selection, TimeWindow):
+        manual = _WINDOW_MANUAL
+    elif isinstance(feed.selection, FileManifest):
+        manual = _FILES_MANUAL
+    else:
+        manual = _BOOKMARK_MANUAL
     return feed.doc_md + _RUN_DOC.format(
         title=feed.title,
         source_id=feed.source_id,

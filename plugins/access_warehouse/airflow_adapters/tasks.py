@@ -30,7 +30,7 @@ def extract(source_id: str, context: dict[str, Any]) -> dict[str, Any]:
     from access_warehouse.sources.base import TimeWindow
     from access_warehouse.windows import resolve_window
 
-    feed = load_sources().feed(source_id)
+    feed = load_sources().feed(source_id, dag_id=context["dag"].dag_id)
     window = None
     if isinstance(feed.selection, TimeWindow):
         window = resolve_window(
@@ -56,7 +56,7 @@ def load(source_id: str, extracted: dict[str, Any], context: dict[str, Any]) -> 
     summary = load_batch(
         warehouse_dsn(),
         extracted["batch_id"],
-        load_sources().feed(source_id),
+        load_sources().feed(source_id, dag_id=context["dag"].dag_id),
         dag_id=context["dag"].dag_id,
         run_id=context.get("run_id"),
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -87,7 +87,22 @@ class Bookmark:
         )
 
 
-Selection = TimeWindow | Bookmark
+@dataclass(frozen=True)
+class FileManifest:
+    """Extract every file matching ``pattern`` that no committed load has read yet, or that
+    changed since (size, time or SHA-256 differ); ``landing.processed_files`` is the manifest,
+    moved only by the load that committed the batch that read the file."""
+
+    pattern: str
+
+    def describe(self) -> str:
+        return (
+            f"files matching `{self.pattern}` not loaded yet or changed since (manifest "
+            "landing.processed_files, moved by committed loads only)"
+        )
+
+
+Selection = TimeWindow | Bookmark | FileManifest
 
 #: A bookmark position: JSON values, compared for equality only (``{"cursor": .., "key": ..}``).
 Position = dict[str, Any]
@@ -108,19 +123,37 @@ class RequestStats:
     paced_s: float = 0.0  # holding back to stay under the source's documented rate limit
     redacted: int = 0  # string values whose secrets were masked before landing
     by_stream: dict[str, int] = field(default_factory=dict)
+    files_read: int = 0  # file sources: files landed by this extract
+    files_skipped: int = 0  # unchanged since their committed load
+    files_deferred: int = 0  # still being written (cut short, or changing): the next run
+
+
+@dataclass(frozen=True)
+class FileState:
+    """A file as a load saw it: the manifest's record of it."""
+
+    path: str
+    size: int
+    modified_at: datetime | None
+    sha256: str
+    records: int
 
 
 @dataclass(frozen=True)
 class FetchRequest:
-    """What the shared extract asks a feed for: one of ``window`` or ``after`` applies.
+    """What the shared extract asks a feed for: one of ``window``, ``after`` or ``processed``.
 
     ``window`` (an :class:`access_warehouse.landing.ExtractWindow`) for :class:`TimeWindow`
-    feeds; ``after`` for :class:`Bookmark` feeds (None: from the beginning).
+    feeds; ``after`` for :class:`Bookmark` feeds (None: from the beginning); ``processed``
+    (the manifest: path -> state) for :class:`FileManifest` feeds, which append each file they
+    land to ``files``.
     """
 
     window: Any = None
     after: Position | None = None
     stats: RequestStats = field(default_factory=RequestStats)
+    processed: dict[str, FileState] = field(default_factory=dict)
+    files: list[FileState] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -178,6 +211,10 @@ class Feed:
     tenant_id: str | None = None
     conn_id: str | None = None
     max_active_runs: int = 3
+    #: True for a feed that repeats the events of the feed owning ``source_id`` (e.g. an Azure
+    #: Monitor export of a Graph feed's sign-ins): it writes under that id, so each event is
+    #: stored once; config allows one owner and any number of such feeds per source id.
+    shares_source_id: bool = False
 
 
 class SourceConfig(StrictModel):

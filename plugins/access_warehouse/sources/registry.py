@@ -19,6 +19,12 @@ BUILTIN_KIND_MODULES: tuple[str, ...] = (
     "access_warehouse.sources.generic_sql",
     "access_warehouse.sources.postgres_audit_trigger",
     "access_warehouse.sources.postgres_csvlog",
+    "access_warehouse.sources.cloudflare_access",
+    "access_warehouse.sources.azure_monitor_export",
+    "access_warehouse.sources.ecs_jsonl",
+    "access_warehouse.sources.cloudflare_logpush_http",
+    "access_warehouse.sources.mission_control_json",
+    "access_warehouse.sources.exec_command",
 )
 
 _KINDS: dict[str, SourceKind] = {}
