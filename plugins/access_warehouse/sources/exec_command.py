@@ -40,7 +40,7 @@ from access_warehouse.sources.base import (
     TimeWindow,
     valid_cron,
 )
-from access_warehouse.sources.files import TEXT_KEPT
+from access_warehouse.sources.files import bad_line, parse_line
 from access_warehouse.sources.registry import register_kind, registered_kinds
 
 log = logging.getLogger(__name__)
@@ -347,27 +347,6 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)  # the command leads its own session and group
 
 
-def _bad_line(display: str, number: int, reason: str, line: bytes) -> dict[str, Any]:
-    return {
-        FILE_ERROR: reason,
-        "file": display,
-        "line": number,
-        "text": line[:TEXT_KEPT].decode("utf-8", errors="replace"),
-    }
-
-
-def _parse_line(line: bytes, display: str, number: int) -> Any:
-    import orjson
-
-    try:
-        value = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        return _bad_line(display, number, f"not JSON: {exc}", line)
-    if type(value) is not dict:
-        return _bad_line(display, number, f"a JSON {type(value).__name__}, not an object", line)
-    return value
-
-
 def _lines(stdout: Any, limit: int) -> Iterator[tuple[bytes, bool]]:
     """(line, too long) for every line of ``stdout``; an over-long line is cut to ``limit``
     and the rest of it skipped, so memory stays bounded."""
@@ -444,13 +423,13 @@ def run_command(source: ExecSource, request: FetchRequest, mask: SecretMask) -> 
         bad = 0
         for number, (line, too_long) in enumerate(_lines(process.stdout, source.max_line_bytes), 1):
             if too_long:
-                record: Any = _bad_line(
+                record: Any = bad_line(
                     display, number, f"line longer than {source.max_line_bytes} bytes", line
                 )
             elif not line.strip():
                 continue
             else:
-                record = _parse_line(line, display, number)
+                record = parse_line(line, display, number)
             if type(record) is dict and FILE_ERROR in record:
                 bad += 1
             page.append(record)

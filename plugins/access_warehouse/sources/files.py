@@ -39,7 +39,7 @@ import logging
 import os
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any, Literal
@@ -142,7 +142,7 @@ class FileSource(SourceConfig):
 # --- finding files ---------------------------------------------------------------------------
 
 
-def _filesystem(source: FileSource) -> tuple[Any, dict[str, dict[str, Any]]]:
+def find_files(source: FileSource) -> tuple[Any, dict[str, dict[str, Any]]]:
     """The fsspec filesystem of ``source.path`` and the files it matches with their listing
     info (size, time), by path in path order."""
     import fsspec  # ships with Airflow; only when a fetch runs
@@ -231,19 +231,22 @@ def _is_gzip(source: FileSource, fs: Any, path: str) -> bool:
         return handle.read(2) == _GZIP_MAGIC
 
 
-def _parse(line: bytes, path: str, number: int) -> Any:
+def parse_line(line: bytes, path: str, number: int) -> Any:
+    """One JSON-lines line: the object, or a :func:`bad_line` record saying why not."""
     import orjson
 
     try:
         value = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
-        return _bad(path, number, f"not JSON: {exc}", line)
+        return bad_line(path, number, f"not JSON: {exc}", line)
     if type(value) is not dict:
-        return _bad(path, number, f"a JSON {type(value).__name__}, not an object", line)
+        return bad_line(path, number, f"a JSON {type(value).__name__}, not an object", line)
     return value
 
 
-def _bad(path: str, number: int, reason: str, line: bytes) -> dict[str, Any]:
+def bad_line(path: str, number: int, reason: str, line: bytes) -> dict[str, Any]:
+    """The record that stands for a line that is no JSON object: the shared guard
+    quarantines it with its file (or command) and line number."""
     return {
         FILE_ERROR: reason,
         "file": path,
@@ -306,13 +309,13 @@ class _Reading:
                 line = first
                 for following in lines:
                     if not line.isspace():
-                        yield _parse(line, path, number) if self.parse else None
+                        yield parse_line(line, path, number) if self.parse else None
                     line, number = following, number + 1
                 if line and not line.isspace():
                     if line.endswith(b"\n"):
-                        yield _parse(line, path, number) if self.parse else None
+                        yield parse_line(line, path, number) if self.parse else None
                     else:
-                        record = _parse(line, path, number)
+                        record = parse_line(line, path, number)
                         if FILE_ERROR in record and not self.settled:
                             raise _Incomplete(f"line {number} is cut short")
                         yield record if self.parse else None
@@ -321,10 +324,10 @@ class _Reading:
                     raise
                 # finished, yet cut short: what it held lands, the cut is quarantined
                 if line.endswith(b"\n") and not line.isspace():
-                    yield _parse(line, path, number) if self.parse else None
+                    yield parse_line(line, path, number) if self.parse else None
                 while self.reader.read(1 << 20):  # the rest is hashed all the same
                     pass
-                yield _bad(path, number + 1, f"the file ends early: {exc}", b"")
+                yield bad_line(path, number + 1, f"the file ends early: {exc}", b"")
 
     def _envelope(self, body: bytes) -> Iterator[Any]:
         import orjson
@@ -334,17 +337,17 @@ class _Reading:
         except orjson.JSONDecodeError as exc:
             if not self.settled:
                 raise _Incomplete(f"the records envelope is not whole JSON yet: {exc}") from None
-            yield _bad(self.path, 1, f"the records envelope is not JSON: {exc}", body)
+            yield bad_line(self.path, 1, f"the records envelope is not JSON: {exc}", body)
             return
         records = document.get("records") if type(document) is dict else None
         if type(records) is not list:
-            yield _bad(self.path, 1, "an envelope without a `records` list", body)
+            yield bad_line(self.path, 1, "an envelope without a `records` list", body)
             return
         for number, record in enumerate(records, start=1):
             if type(record) is dict:
                 yield record
             else:
-                yield _bad(
+                yield bad_line(
                     self.path,
                     number,
                     f"record {number} of the envelope is not an object",
@@ -382,7 +385,7 @@ def file_pages(source: FileSource, request: FetchRequest) -> Iterator[Page]:
     """Pages of the records of every file not loaded yet or changed since (see module doc);
     each file landed is appended to ``request.files`` for the manifest."""
     stats = request.stats
-    fs, listed = _filesystem(source)
+    fs, listed = find_files(source)
     log.info("%d files match %s", len(listed), source.path)
     for path, info in listed.items():
         known = request.processed.get(path)
@@ -432,7 +435,3 @@ def file_pages(source: FileSource, request: FetchRequest) -> Iterator[Page]:
             raise RuntimeError(f"{path} changed while it was landed; the retry reads it again")
         request.files.append(state)
         log.info("%s: %d records (sha256 %s)", path, landed, state.sha256[:12])
-
-
-#: A kind's normaliser of one record of its files.
-RecordNormaliser = Callable[[dict[str, Any], str], dict[str, Any] | list[dict[str, Any]]]

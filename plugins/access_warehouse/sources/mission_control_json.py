@@ -50,7 +50,7 @@ from access_warehouse.sources.base import (
     Page,
     SourceKind,
 )
-from access_warehouse.sources.files import TEXT_KEPT, FileSource, file_pages
+from access_warehouse.sources.files import FileSource, bad_line, file_pages, find_files
 from access_warehouse.sources.registry import register_kind
 
 log = logging.getLogger(__name__)
@@ -377,15 +377,6 @@ def _modified(info: dict[str, Any]) -> datetime | None:
     return None
 
 
-def _bad(path: str, line: int, reason: str, text: bytes) -> dict[str, Any]:
-    return {
-        FILE_ERROR: reason,
-        "file": path,
-        "line": line,
-        "text": text[:TEXT_KEPT].decode("utf-8", errors="replace"),
-    }
-
-
 def _gzipped(source: FileSource, head: bytes, path: str) -> bool:
     if source.compression != "auto":
         return source.compression == "gzip"
@@ -426,7 +417,7 @@ def _document_records(document: Any, path: str) -> list[Any]:
             if type(document.get(key)) is list and _entries(document) is None:
                 return document[key]
         return [document]
-    return [_bad(path, 1, f"a JSON {type(document).__name__}, not an array or object", b"")]
+    return [bad_line(path, 1, f"a JSON {type(document).__name__}, not an array or object", b"")]
 
 
 def _read_document(
@@ -453,7 +444,7 @@ def _read_document(
     except orjson.JSONDecodeError as exc:
         if str(exc).startswith("unexpected end of data"):
             raise _Deferred(f"the JSON document is not whole yet: {exc}") from None
-        records = [_bad(path, exc.lineno, f"not JSON: {exc}", body)]
+        records = [bad_line(path, exc.lineno, f"not JSON: {exc}", body)]
     after = fs.info(path)
     if after.get("size") != info.get("size") or _modified(after) != _modified(info):
         raise _Deferred("it changed while it was read")
@@ -497,9 +488,8 @@ def mission_control_pages(
 ) -> Iterator[Page]:
     """Every file not loaded yet or changed since: JSON-lines files through the shared file
     layer, JSON documents parsed whole here."""
-    from access_warehouse.sources.files import _filesystem  # the shared finder (fsspec, creds)
 
-    fs, paths = _filesystem(source)
+    fs, paths = find_files(source)
     for path in paths:
         if _is_document(source, fs, path):
             yield from _document_pages(source, fs, path, request)
