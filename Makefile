@@ -11,7 +11,7 @@ demo: bootstrap
 	$(PY) -m devtools.demo
 
 test: bootstrap
-	@scripts/test-deps.sh
+	@scripts/system-deps.sh postgresql-15-pgaudit
 	ROBUSTNESS_REPORT=docs/robustness.md $(PY) -m pytest -q
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .

@@ -14,6 +14,8 @@ if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]
     exit 0
 fi
 echo "bootstrap: creating .venv and installing pinned requirements (a few minutes the first time)"
+# mysqlclient (the MySQL provider's driver) has no Linux wheel: pip compiles it against these.
+scripts/system-deps.sh libmariadb-dev
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 log=.venv/pip-install.log
 if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip &&

@@ -12,7 +12,9 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,6 +66,47 @@ def system_pg() -> str:
             pytest.fail(f"CI has this server: {reason}")
         pytest.skip(reason)
     return host
+
+
+@dataclass(frozen=True)
+class MariaDBServer:
+    """Where this machine's MariaDB listens, and how the tests log in as its administrator."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+
+    def connect(self, **kwargs: Any) -> Any:
+        """A MySQLdb (mysqlclient: the MySQL provider's driver) connection, autocommit on."""
+        import MySQLdb
+
+        params = {"host": self.host, "port": self.port, "user": self.user}
+        params.update(passwd=self.password, connect_timeout=5, autocommit=True, **kwargs)
+        return MySQLdb.connect(**params)
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> MariaDBServer:
+    """This machine's MariaDB (127.0.0.1:3306, root without a password; or
+    ``ACCESS_WAREHOUSE_MARIADB`` = ``host[:port]``, ``ACCESS_WAREHOUSE_MARIADB_USER`` and
+    ``_PASSWORD``). Absent, the tests that need it skip, except under CI, where they fail."""
+    address = os.environ.get("ACCESS_WAREHOUSE_MARIADB", "127.0.0.1:3306")
+    host, _, port = address.partition(":")
+    server = MariaDBServer(
+        host=host,
+        port=int(port or 3306),
+        user=os.environ.get("ACCESS_WAREHOUSE_MARIADB_USER", "root"),
+        password=os.environ.get("ACCESS_WAREHOUSE_MARIADB_PASSWORD", ""),
+    )
+    try:
+        server.connect().close()
+    except Exception as exc:  # the driver missing, or the server down or refusing root
+        reason = f"no MariaDB server at {host}:{server.port} ({exc})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI has this server: {reason}")
+        pytest.skip(reason)
+    return server
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """A PostgreSQL 15 cluster of the tests' own that writes a real csvlog with pgaudit.
 
 The system's binaries (Debian's ``postgresql-15`` with ``postgresql-15-pgaudit``; install it with
-``scripts/test-deps.sh``) run as the OS user ``postgres`` when the tests run as root (a server
+``scripts/system-deps.sh``) run as the OS user ``postgres`` when the tests run as root (a server
 refuses to run as root), in a temporary folder, on a free port of 127.0.0.1. Logins over TCP
 authenticate with SCRAM; the admin (``postgres``) connects through the cluster's own socket
 with ``trust``. Absent binaries or pgaudit skip the tests that need it, with the reason, except
@@ -115,7 +115,9 @@ def missing_prerequisites() -> str | None:
         not (PG_LIB / "pgaudit.so").exists()
         or not (PG_SHARE / "extension/pgaudit.control").exists()
     ):
-        return "pgaudit for PostgreSQL 15 is missing (scripts/test-deps.sh installs it)"
+        return (
+            "pgaudit for PostgreSQL 15 is missing (make test installs it: scripts/system-deps.sh)"
+        )
     if os.geteuid() == 0 and shutil.which("runuser") is None:
         return "running as root without runuser: cannot start postgres as its own user"
     if os.geteuid() == 0:

@@ -21,11 +21,13 @@ Only pydantic and the standard library here: DAG files import the kinds to parse
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 import string
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -380,6 +382,57 @@ def database_event(
         "failure_reason": failure_reason,
         "properties": properties,
     }
+
+
+# --- server logs read from files ---------------------------------------------------------
+
+
+def _absolute_directory(value: str) -> str:
+    if not os.path.isabs(value):
+        raise ValueError(f"{value!r} must be an absolute path")
+    return value
+
+
+def _file_name_pattern(value: str) -> str:
+    if "/" in value or "\\" in value or ".." in value:
+        raise ValueError(
+            f"file pattern {value!r} must match file names in the log directory: no path "
+            "separators or '..'"
+        )
+    return value
+
+
+#: The folder a server writes its log files to, as the worker sees it (absolute).
+LogDirectory = Annotated[str, Field(min_length=1), AfterValidator(_absolute_directory)]
+#: A shell pattern of file names in a :data:`LogDirectory` (rotated files included).
+FileNamePattern = Annotated[
+    str, Field(min_length=1, max_length=200), AfterValidator(_file_name_pattern)
+]
+
+
+def log_files(directory: Path, pattern: str, since: datetime) -> list[Path]:
+    """The files matching ``pattern`` that can hold lines at or after ``since`` (modified since
+    then: a line is written before its file's mtime), oldest first.
+
+    Ordered by modification time, then name, so rotated files come in the order they were
+    written whatever their names (``postgresql-Mon.csv`` sorts wrong by name)."""
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory} is not a directory")
+    threshold = since.timestamp()
+    chosen = []
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if not fnmatch.fnmatchcase(entry.name, pattern):
+                continue
+            try:
+                if not entry.is_file():
+                    continue
+                mtime = entry.stat().st_mtime
+            except FileNotFoundError:
+                continue  # removed (rotated away) since the listing
+            if mtime >= threshold:
+                chosen.append((mtime, entry.name, Path(entry.path)))
+    return [path for _, _, path in sorted(chosen)]
 
 
 # --- connections ---------------------------------------------------------------------------

@@ -11,17 +11,15 @@ psycopg is imported when a table is read.
 from __future__ import annotations
 
 import csv
-import fnmatch
 import io
 import logging
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from access_warehouse.contract import NormalisationError
 from access_warehouse.sources.base import (
@@ -36,8 +34,11 @@ from access_warehouse.sources.base import (
 )
 from access_warehouse.sources.database import (
     DatabaseSource,
+    FileNamePattern,
+    LogDirectory,
     QualifiedName,
     SourceUnavailable,
+    log_files,
     postgres_conninfo,
     split_qualified,
     with_source_errors,
@@ -71,30 +72,13 @@ class PostgresCsvlogSource(DatabaseSource):
 
     kind: Literal["postgres_csvlog"]
     #: Where the server writes its csvlog (its ``log_directory``), as this worker sees it.
-    log_directory: str | None = Field(None, min_length=1)
+    log_directory: LogDirectory | None = None
     #: Shell pattern of the csvlog files in ``log_directory`` (default ``*.csv``).
-    file_pattern: str | None = Field(None, min_length=1, max_length=200)
+    file_pattern: FileNamePattern | None = None
     #: ``schema.table`` (or ``table``) the csv files were loaded into, read over ``conn_id``.
     table: QualifiedName | None = None
     #: Table mode: the database holding ``table``, when it is not the connection's own.
     database: str | None = Field(None, min_length=1, max_length=63)
-
-    @field_validator("log_directory")
-    @classmethod
-    def _absolute(cls, value: str | None) -> str | None:
-        if value is not None and not os.path.isabs(value):
-            raise ValueError(f"log_directory {value!r} must be an absolute path")
-        return value
-
-    @field_validator("file_pattern")
-    @classmethod
-    def _plain_pattern(cls, value: str | None) -> str | None:
-        if value is not None and ("/" in value or "\\" in value or ".." in value):
-            raise ValueError(
-                f"file_pattern {value!r} must match file names in log_directory: no path "
-                "separators or '..'"
-            )
-        return value
 
     @model_validator(mode="after")
     def _one_place(self) -> PostgresCsvlogSource:
@@ -163,31 +147,6 @@ def _window(request: FetchRequest) -> tuple[datetime, datetime]:
     if window is None:
         raise ValueError(f"{KIND} extracts by time window: the request has none")
     return window.start, window.end
-
-
-def log_files(directory: Path, pattern: str, since: datetime) -> list[Path]:
-    """The files matching ``pattern`` that can hold lines at or after ``since`` (modified since
-    then: a line is written before its file's mtime), oldest first.
-
-    Ordered by modification time, then name, so rotated files come in the order they were
-    written whatever their names (``postgresql-Mon.csv`` sorts wrong by name)."""
-    if not directory.is_dir():
-        raise FileNotFoundError(f"{directory} is not a directory")
-    threshold = since.timestamp()
-    chosen = []
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            if not fnmatch.fnmatchcase(entry.name, pattern):
-                continue
-            try:
-                if not entry.is_file():
-                    continue
-                mtime = entry.stat().st_mtime
-            except FileNotFoundError:
-                continue  # removed (rotated away) since the listing
-            if mtime >= threshold:
-                chosen.append((mtime, entry.name, Path(entry.path)))
-    return [path for _, _, path in sorted(chosen)]
 
 
 def _physical_records(handle: io.TextIOBase) -> Iterator[tuple[int, str, bool]]:

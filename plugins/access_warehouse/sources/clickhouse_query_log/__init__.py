@@ -1,0 +1,1 @@
+"""Source kind ``clickhouse_query_log`` (being written)."""

@@ -1,0 +1,1 @@
+"""Source kind ``mariadb_server_audit`` (being written)."""

@@ -1,0 +1,1 @@
+"""Source kind ``mssql_audit`` (being written)."""

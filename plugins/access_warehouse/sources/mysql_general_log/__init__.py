@@ -1,0 +1,1 @@
+"""Source kind ``mysql_general_log`` (being written)."""
