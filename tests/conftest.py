@@ -81,8 +81,11 @@ class MariaDBServer:
         """A MySQLdb (mysqlclient: the MySQL provider's driver) connection, autocommit on."""
         import MySQLdb
 
-        params = {"host": self.host, "port": self.port, "user": self.user}
-        params.update(passwd=self.password, connect_timeout=5, autocommit=True, **kwargs)
+        params: dict[str, Any] = {"host": self.host, "port": self.port, "user": self.user}
+        params.update(passwd=self.password, connect_timeout=5, autocommit=True)
+        if "password" in kwargs:  # another login's password, under either of the driver's names
+            kwargs["passwd"] = kwargs.pop("password")
+        params.update(kwargs)  # the caller's login, database... win over the administrator's
         return MySQLdb.connect(**params)
 
 

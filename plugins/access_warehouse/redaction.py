@@ -52,15 +52,35 @@ _BUILT_IN: tuple[tuple[str, str], ...] = (
         r"(?is)(\bidentified\s+(?:with\s+\S+\s+)?(?:by|as)\s+(?:password\s+)?)"
         r"(?!(?:random|values)\b)(?:" + _LITERAL + r"|[^\s;,)'\"]+)",
     ),
+    # ClickHouse: further methods after the first, IDENTIFIED WITH plaintext_password BY 'a',
+    # sha256_password BY 'b'; and the salt of IDENTIFIED WITH sha256_hash BY '...' SALT '...'
+    (
+        "further identified by",
+        r"(?is)(,\s*\w*(?:password|hash)\w*\s+by\s+)(?:" + _LITERAL + r")",
+    ),
+    ("identified salt", r"(?is)(\bsalt\s+)(?:" + _LITERAL + r")"),
     # MySQL: SET PASSWORD [FOR u] = PASSWORD('...') / OLD_PASSWORD('...')
     ("password function", r"(?is)(\b(?:old_)?password\s*\(\s*)" + _LITERAL),
     # SQL Server: ... WITH PASSWORD = N'...'
     ("n-literal password", r"(?is)(\bpassword\s*=\s*)[nN]" + _LITERAL),
+    # SQL Server: ALTER LOGIN ... OLD_PASSWORD = N'...', BACKUP ... MEDIAPASSWORD = '...',
+    # CREATE [DATABASE SCOPED] CREDENTIAL ... SECRET = '...'
+    ("prefixed password", r"(?is)(\b(?:old_|media)password\s*=\s*)[nN]?" + _LITERAL),
+    ("secret literal", r"(?is)(\bsecret\s*=\s*)[nN]?" + _LITERAL),
+    # named procedure arguments: @rmtpassword, @passwd, @password, sp_password's @old / @new
+    ("password argument", r"(?is)(@(?:\w*pass\w*|\w*pwd\w*|old|new)\s*=\s*)[nN]?" + _LITERAL),
+    # positional arguments of SQL Server's procedures that take passwords: all of them
+    (
+        "password procedure",
+        r"(?i)(\b(?:sp_addlogin|sp_password|sp_setapprole|sp_addapprole|sp_approlepassword"
+        r"|sp_addlinkedsrvlogin|sp_change_users_login)\b)[^;\r\n]*",
+    ),
     # libpq key/value strings and environments: password=secret, password='se cret',
-    # PGPASSWORD=secret, MYSQL_PWD=secret
+    # PGPASSWORD=secret, MYSQL_PWD=secret (not a value masked already by a pattern above)
     (
         "conninfo password",
-        r"(?i)(\b(?:pg|mysql_)?(?:password|pwd|passwd)\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s;'\"]+)",
+        r"(?i)(\b(?:pg|mysql_)?(?:password|pwd|passwd)\s*=\s*)(?!\[REDACTED\](?:[\s,;)]|$))"
+        r"('(?:[^'\\]|\\.)*'|[^\s;'\"]+)",
     ),
     # URLs: scheme://user:secret@host
     ("url password", r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@'\"]*:)([^\s@'\"]+)(?=@)"),
@@ -127,4 +147,4 @@ class Redactor:
         return changed
 
 
-_HINTS = re.compile(r"(?i)pass|pwd|identified|secret|://")
+_HINTS = re.compile(r"(?i)pass|pwd|identified|secret|://|\bsp_(?:add|set|change|approle)")

@@ -201,3 +201,97 @@ def test_one_batch_with_an_id_and_a_name_only_copy_of_an_actor_makes_one_person(
     before = audit_snapshot(warehouse_dsn)
     _load(warehouse_dsn, entra, records)
     assert audit_snapshot(warehouse_dsn) == before
+
+
+GENERAL_LOG_ROWS = [
+    json.loads((FIXTURES / "mysql_general_log" / f"{case}.json").read_text())
+    for case in ("connect_tcp_with_database", "query_select_commas_and_quotes", "quit")
+]
+
+
+def _general_log_rows(login: str) -> list[dict[str, Any]]:
+    """The fixture session (connect, a SELECT, quit) as ``login`` on the MariaDB server."""
+    rows = copy.deepcopy(GENERAL_LOG_ROWS)
+    for row in rows:
+        row["user_host"] = row["user_host"].replace("alice", login)
+        row["argument"] = row["argument"].replace("alice@", f"{login}@")
+    return rows
+
+
+@pytest.mark.parametrize("order", ["entra_postgres_mariadb", "mariadb_postgres_entra"])
+def test_one_person_signs_in_to_entra_and_queries_postgres_and_mariadb(
+    warehouse_dsn: str, order: str
+) -> None:
+    """The MariaDB login ``meganb`` maps through its source's identity rule to Megan's UPN: her
+    Entra sign-in, her Postgres rows and her MariaDB session are one ``external_user_id``."""
+    config = parse_sources(
+        [
+            {
+                "kind": "entra",
+                "name": "contoso",
+                "tenant_id": "contoso",
+                "conn_id": "msgraph_default",
+            },
+            {
+                "kind": "postgres_audit_trigger",
+                "name": "billing",
+                "conn_id": "billing_db",
+                "server": "db-prod",
+                "identity": {"template": "{login}@contoso.com"},
+            },
+            {
+                "kind": "mysql_general_log",
+                "name": "mariadb_prod",
+                "conn_id": "mariadb_prod",
+                "server": "mariadb-prod",
+                "identity": {"template": "{login}@contoso.com"},
+            },
+        ],
+        "test",
+    )
+    loads = [
+        (config.feed("entra:contoso:signins"), [SIGNIN]),
+        (config.feed("postgres_audit_trigger:billing"), _trail_rows("MeganB")),
+        (config.feed("mysql_general_log:mariadb_prod"), _general_log_rows("meganb")),
+    ]
+    for feed, records in loads if order.startswith("entra") else reversed(loads):
+        summary = _load(warehouse_dsn, feed, records)
+        assert (summary.quarantined, summary.loaded) == (0, len(records))
+
+    with psycopg.connect(warehouse_dsn) as conn:
+        by_source = conn.execute(
+            "SELECT source_id, count(*), array_agg(DISTINCT external_user_id)"
+            " FROM audit.access_events GROUP BY source_id ORDER BY source_id"
+        ).fetchall()
+        person = conn.execute(
+            "SELECT id, is_stub FROM audit.external_users u WHERE EXISTS ("
+            " SELECT 1 FROM audit.external_user_aliases a WHERE a.external_user_id = u.id"
+            " AND a.alias = 'meganb@contoso.com')"
+        ).fetchall()
+        aliases = dict(
+            conn.execute(
+                "SELECT alias, external_user_id FROM audit.external_user_aliases WHERE alias IN"
+                " ('48d31887-5fad-4d73-a9f5-3c356e68a038', 'meganb@contoso.com',"
+                " 'db-prod/meganb', 'mariadb-prod/meganb')"
+            ).fetchall()
+        )
+        lineage = conn.execute(
+            "SELECT identifier, matched_by, matched_alias, identity_rule FROM"
+            " audit.identity_lineage WHERE source_id = 'mysql_general_log:mariadb_prod'"
+        ).fetchall()
+        users = conn.execute("SELECT count(*) FROM audit.external_users").fetchone()[0]
+    assert len(person) == 1
+    megan, stub = person[0]
+    assert stub is False, "the directory knows her, whichever source loaded first"
+    assert [(source, count) for source, count, _ in by_source] == [
+        ("entra:contoso:signins", 1),
+        ("mysql_general_log:mariadb_prod", 3),
+        ("postgres_audit_trigger:billing", 1),
+    ]
+    assert all(ids == [megan] for _, _, ids in by_source), "one person in all three sources"
+    assert aliases == dict.fromkeys(aliases, megan) and len(aliases) == 4
+    assert users == 1
+    if order.startswith("entra"):
+        assert lineage == [("mariadb-prod/meganb", "alias", "meganb@contoso.com", "template")]
+    else:
+        assert lineage == [("mariadb-prod/meganb", "new", None, "template")]

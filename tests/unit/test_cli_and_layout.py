@@ -28,6 +28,13 @@ def test_kinds_and_sources_come_from_the_registry(capsys: pytest.CaptureFixture[
         ["db_audit_appdb", "postgres_audit_trigger:appdb", "postgres_audit_trigger"],
         ["db_audit_billing_portal", "generic_sql:billing_portal", "generic_sql"],
         ["db_audit_app_db_log", "postgres_csvlog:app_db_log", "postgres_csvlog"],
+        ["db_audit_crm_general_log", "mysql_general_log:crm_general_log", "mysql_general_log"],
+        [
+            "db_audit_crm_server_audit",
+            "mariadb_server_audit:crm_server_audit",
+            "mariadb_server_audit",
+        ],
+        # the SQL Server and ClickHouse sources are configured with enabled: false: no DAG
         ["cloudflare_access_contoso", "cloudflare_access:contoso", "cloudflare_access"],
         ["ecs_jsonl_engflow", "ecs_jsonl:engflow", "ecs_jsonl"],
         [
@@ -47,7 +54,7 @@ def test_kinds_and_sources_come_from_the_registry(capsys: pytest.CaptureFixture[
 
 def test_check_config_reports_the_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config"]) == 0
-    assert capsys.readouterr().out.startswith("ok: 9 sources, 10 feeds")
+    assert capsys.readouterr().out.startswith("ok: 13 sources, 12 feeds")
     bad = tmp_path / "sources.yaml"
     bad.write_text("sources:\n  - {kind: toy, name: Bad Name, path: /x}\n")
     assert main(["--path", str(bad), "check-config"]) == 1

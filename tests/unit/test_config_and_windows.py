@@ -28,6 +28,8 @@ def test_shipped_config_is_valid() -> None:
         "db_audit_appdb",
         "db_audit_billing_portal",
         "db_audit_app_db_log",
+        "db_audit_crm_general_log",
+        "db_audit_crm_server_audit",
         "cloudflare_access_contoso",
         "ecs_jsonl_engflow",
         "cloudflare_logpush_http_intranet",

@@ -32,6 +32,23 @@ CARRYING_SECRET = {
     "multi_line": f"CREATE ROLE app\n  WITH LOGIN\n  PASSWORD\n  '{SECRET}'\n  CONNECTION LIMIT 3",
     "mysql_identified_by": f"CREATE USER 'bob'@'%' IDENTIFIED BY '{SECRET}'",
     "mysql_identified_with": f"ALTER USER bob IDENTIFIED WITH mysql_native_password BY '{SECRET}'",
+    "clickhouse_second_method": (
+        "CREATE USER u IDENTIFIED WITH plaintext_password BY 'first',"
+        f" sha256_password BY '{SECRET}'"
+    ),
+    "clickhouse_salt": f"CREATE USER u IDENTIFIED WITH sha256_hash BY 'abc' SALT '{SECRET}'",
+    "mssql_old_password": (
+        f"ALTER LOGIN app WITH PASSWORD = N'new-one' OLD_PASSWORD = N'{SECRET}'"
+    ),
+    "mssql_credential_secret": (
+        f"CREATE DATABASE SCOPED CREDENTIAL c WITH IDENTITY = 'u', SECRET = '{SECRET}'"
+    ),
+    "mssql_media_password": f"BACKUP DATABASE d TO DISK = 'x.bak' WITH MEDIAPASSWORD = '{SECRET}'",
+    "mssql_named_argument": (
+        f"EXEC sp_addlinkedsrvlogin @rmtsrvname = 's', @rmtpassword = '{SECRET}'"
+    ),
+    "mssql_positional_arguments": f"EXEC sp_addlogin 'app', '{SECRET}', 'appdb'",
+    "mssql_approle": f"EXEC sys.sp_setapprole 'approle', '{SECRET}'",
     "mysql_set_password": f"SET PASSWORD FOR bob = PASSWORD('{SECRET}')",
     "mssql_n_literal": f"CREATE LOGIN sa2 WITH PASSWORD = N'{SECRET}', CHECK_POLICY = OFF",
     "conninfo": f"SELECT dblink_connect('host=db user=app password={SECRET} dbname=x')",
@@ -60,6 +77,11 @@ def test_built_in_patterns_mask_the_secret(case: str) -> None:
     assert count >= 1
 
 
+def test_a_masked_value_keeps_what_follows_it() -> None:
+    redacted, _ = Redactor().redact_text(CARRYING_SECRET["mssql_n_literal"])
+    assert redacted == f"CREATE LOGIN sa2 WITH PASSWORD = {MASK}, CHECK_POLICY = OFF"
+
+
 def test_a_hashed_password_literal_is_masked_too() -> None:
     hashed = "0x0200" + SECRET.encode().hex()
     redacted, _ = Redactor().redact_text(f"CREATE LOGIN l WITH PASSWORD = {hashed} HASHED")
@@ -76,6 +98,8 @@ def test_a_hashed_password_literal_is_masked_too() -> None:
         'SELECT "password" FROM users WHERE id = 1',
         "ALTER USER x IDENTIFIED BY RANDOM PASSWORD",
         "SELECT md5(name) FROM customers",
+        "SELECT a, b FROM t GROUP BY a, b ORDER BY 'x'",
+        "SELECT salt, pepper FROM recipes WHERE salt = 'sea'",
     ],
 )
 def test_statements_without_secrets_are_kept_as_written(statement: str) -> None:

@@ -388,8 +388,10 @@ def database_event(
 
 
 def _absolute_directory(value: str) -> str:
-    if not os.path.isabs(value):
-        raise ValueError(f"{value!r} must be an absolute path")
+    # ${VAR} first: deployments (and the demo) keep log folders in the environment; expanded
+    # when the folder is read
+    if not os.path.isabs(value) and not re.match(r"^\$\{\w+\}", value):
+        raise ValueError(f"{value!r} must be an absolute path (or start with ${{VARIABLE}})")
     return value
 
 
@@ -416,6 +418,9 @@ def log_files(directory: Path, pattern: str, since: datetime) -> list[Path]:
 
     Ordered by modification time, then name, so rotated files come in the order they were
     written whatever their names (``postgresql-Mon.csv`` sorts wrong by name)."""
+    directory = Path(os.path.expandvars(directory))
+    if "${" in str(directory):
+        raise FileNotFoundError(f"{directory}: the environment variable it names is not set")
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory} is not a directory")
     threshold = since.timestamp()
