@@ -221,12 +221,12 @@ def demo(args: argparse.Namespace) -> int:
     config = load_sources()
     tenant = next(s for s in config.sources if s.kind == "entra" and getattr(s, "default", False))
     print_sources(config)
-    print(f"1/8 embedded warehouse under {data_dir}/pg", flush=True)
+    print(f"1/10 embedded warehouse under {data_dir}/pg", flush=True)
     dsn = start_embedded_warehouse(data_dir)
     applied = apply_migrations(dsn)
     print(f"    migrations applied: {', '.join(applied) or 'none (up to date)'}")
     print(
-        f"2/8 Graph simulator ({args.signins_per_day} sign-ins/day; faults on: 429 throttling "
+        f"2/10 Graph simulator ({args.signins_per_day} sign-ins/day; faults on: 429 throttling "
         "with decimal Retry-After, one page cut short)",
         flush=True,
     )
@@ -238,7 +238,7 @@ def demo(args: argparse.Namespace) -> int:
     )
     try:
         print(f"    {sim['base_url']}", flush=True)
-        print("3/8 Airflow: metadata DB, then one dag.test() run per interval", flush=True)
+        print("3/10 Airflow: metadata DB, then one dag.test() run per interval", flush=True)
         prepare_airflow(data_dir, data_dir / "pg", sim)
         today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         interval_starts = [today - timedelta(days=n) for n in range(args.days, 0, -1)]
@@ -249,7 +249,7 @@ def demo(args: argparse.Namespace) -> int:
     finally:
         sim_process.send_signal(signal.SIGTERM)
         sim_process.wait(timeout=30)
-    print("4/8 per interval (latest load of each):\n", flush=True)
+    print("4/10 per interval (latest load of each):\n", flush=True)
     print(format_summary(interval_summary(dsn, tenant.source_id(args.feed), interval_starts[0])))
     print(
         "\nextracted = loaded + quarantined (+ excluded) in every row; quarantined records wait in"
@@ -264,6 +264,7 @@ def demo(args: argparse.Namespace) -> int:
     )
     states += database_step(dsn, data_dir, config, tenant.source_id(args.feed), airflow_log)
     states += files_step(dsn, data_dir, config, tenant, airflow_log)
+    states += other_databases_step(dsn, data_dir, config, tenant.source_id(args.feed), airflow_log)
     failed = [state for state in states if state != "success"]
     return 1 if failed else 0
 
@@ -302,7 +303,7 @@ def database_step(
     logins = [person.split("@")[0] for person in people]
     pgdata = data_dir / "pg"
     print(
-        f"5/8 database source {source.dag_id}: audited database {demo_database.DATABASE!r} on the "
+        f"5/10 database source {source.dag_id}: audited database {demo_database.DATABASE!r} on the "
         f"embedded Postgres; workload by {', '.join(logins)} (also Entra users), "
         f"{demo_database.SERVICE_LOGIN} and the setup login",
         flush=True,
@@ -368,7 +369,7 @@ def database_step(
         secret_hits = execute(
             conn, "reports/text_search.sql", {"text": demo_database.WORKLOAD_SECRET}
         ).fetchall()
-    print("6/8 database source: batches (the second run found nothing new after the bookmark)\n")
+    print("6/10 database source: batches (the second run found nothing new after the bookmark)\n")
     print(
         _table(
             batches,
@@ -499,7 +500,7 @@ def files_step(dsn: str, data_dir: Path, config: Any, tenant: Any, airflow_log: 
     written.append(export)
     os.environ["ACCESS_WAREHOUSE_DATA"] = str(data_dir)  # the config's file paths name it
     print(
-        "7/8 HTTP and file sources: the Cloudflare Access simulator, and files the demo wrote "
+        "7/10 HTTP and file sources: the Cloudflare Access simulator, and files the demo wrote "
         f"under {data_dir / demo_files.FOLDER}:",
         flush=True,
     )
@@ -522,7 +523,7 @@ def files_step(dsn: str, data_dir: Path, config: Any, tenant: Any, airflow_log: 
             states = []
             for feed in dags:
                 states += run_dag_intervals(feed.dag_id, [yesterday], terminal)
-    print("8/8 what each loaded (latest run), and a few of its rows:\n", flush=True)
+    print("8/10 what each loaded (latest run), and a few of its rows:\n", flush=True)
     with connect(dsn) as conn:
         for feed in dags:
             batch = execute(conn, "reports/latest_batch.sql", {"dag_id": feed.dag_id}).fetchone()
@@ -551,12 +552,173 @@ def files_step(dsn: str, data_dir: Path, config: Any, tenant: Any, airflow_log: 
     return states
 
 
+def _print_batch_and_sample(dsn: str, feed: Any, title: str, limit: int = 6) -> None:
+    from access_warehouse.warehouse import connect, execute
+
+    with connect(dsn) as conn:
+        batch = execute(conn, "reports/latest_batch.sql", {"dag_id": feed.dag_id}).fetchone()
+        sample = execute(
+            conn, "reports/source_event_sample.sql", {"source_id": feed.source_id, "limit": 200}
+        ).fetchall()
+    if batch is None:
+        print(f"  {title}: no load")
+        return
+    extracted, loaded, quarantined, excluded, rules, inserted, _updated, unchanged = batch
+    print(
+        f"  {title}: extracted {extracted} = loaded {loaded} + quarantined {quarantined}"
+        f" + excluded {excluded}"
+        + (f" {dict(rules)}" if rules else "")
+        + f"; inserted {inserted}, unchanged {unchanged}"
+    )
+    people = [row for row in sample if "@" in row[1]] or sample
+    for at, who, category, action, outcome, target, _mfa in people[:limit]:
+        print(
+            f"      {at:%H:%M:%S}  {who[:36]:<36}  {category:<14} {(action or '')[:14]:<14}"
+            f" {outcome:<8} {str(target)[:44]}"
+        )
+
+
+def _load_clickhouse_and_sql_server(dsn: str, data_dir: Path, by_kind: dict[str, Any]) -> None:
+    """ClickHouse: the kind's own SQL against a real query log, in the embedded engine chdb.
+    SQL Server: documented ``fn_get_audit_file`` rows (tests/fixtures/mssql_audit), through
+    the shared extract and load."""
+    from dataclasses import replace
+
+    from access_warehouse.extract import extract
+    from access_warehouse.landing import ExtractWindow
+    from access_warehouse.load import load_batch
+    from access_warehouse.sources.base import Page
+    from devtools import chdb_query_log
+
+    clickhouse = by_kind["clickhouse_query_log"].model_copy(update={"enabled": True})
+    mssql = by_kind["mssql_audit"].model_copy(update={"enabled": True})
+    session = chdb_query_log.open_session(data_dir / "chdb")
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    for statement in (
+        "CREATE DATABASE IF NOT EXISTS shop",
+        "CREATE TABLE IF NOT EXISTS shop.orders (id UInt32, note String) ENGINE = MergeTree"
+        " ORDER BY id",
+        "INSERT INTO shop.orders VALUES (1, 'net 30, \"gold\"')",
+        "SELECT id, note FROM shop.orders WHERE note LIKE '%, %'",
+    ):
+        session.query(statement)
+    try:
+        session.query("SELECT * FROM shop.missing")
+    except chdb_query_log.chdb_errors():
+        pass  # logged as ExceptionBeforeStart: a failure event
+    session.query("SYSTEM FLUSH LOGS")
+    ch_feed = clickhouse.feeds()[0]
+    ch_feed = replace(ch_feed, fetch=chdb_query_log.fetcher(session, clickhouse))
+    window = ExtractWindow(started, datetime.now(UTC) + timedelta(seconds=1))
+    summary = extract(dsn, ch_feed, window=window, dag_id=ch_feed.dag_id)
+    load_batch(dsn, summary.batch_id, ch_feed, dag_id=ch_feed.dag_id)
+    session.close()
+
+    # SQL Server: documented fn_get_audit_file rows (tests/fixtures/mssql_audit), shared load
+    rows = [
+        json.loads(path.read_text())
+        for path in sorted((PROJECT_ROOT / "tests/fixtures/mssql_audit").glob("*.json"))
+        if not path.name.endswith(".expected.json") and not path.name.startswith("invalid")
+    ]
+    ms_feed = replace(mssql.feeds()[0], fetch=lambda request: iter([Page(records=rows)]))
+    times = sorted(datetime.fromisoformat(row["event_time"]) for row in rows)
+    window = ExtractWindow(times[0], times[-1] + timedelta(seconds=1))
+    summary = extract(dsn, ms_feed, window=window, dag_id=ms_feed.dag_id)
+    load_batch(dsn, summary.batch_id, ms_feed, dag_id=ms_feed.dag_id)
+
+
+def other_databases_step(
+    dsn: str, data_dir: Path, config: Any, entra_source_id: str, airflow_log: Path
+) -> list[str]:
+    """MySQL-family, ClickHouse and SQL Server audit trails: this machine's MariaDB (general log
+    to a table, server_audit to files) under a workload by the same people, each DAG run;
+    ClickHouse's query log in the embedded engine chdb through the kind's own SQL; SQL Server's
+    documented ``fn_get_audit_file`` rows through the shared load (no SQL Server here)."""
+    from access_warehouse.warehouse import connect, execute
+    from devtools import demo_mariadb
+
+    by_kind = {source.kind: source for source in config.sources}
+    with connect(dsn) as conn:
+        people = [
+            row[0]
+            for row in execute(
+                conn, "reports/most_active_people.sql", {"source_id": entra_source_id}
+            ).fetchall()
+        ]
+    logins = [person.split("@")[0] for person in people]
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    states: list[str] = []
+    mariadb, why_not = demo_mariadb.server()
+    print("9/10 MySQL/MariaDB, ClickHouse and SQL Server audit trails:", flush=True)
+    general, audit = by_kind["mysql_general_log"], by_kind["mariadb_server_audit"]
+    if mariadb is None:
+        print(f"    MariaDB sources skipped: {why_not}", flush=True)
+    else:
+        folder = demo_mariadb.audit_folder(data_dir)
+        os.environ["ACCESS_WAREHOUSE_MARIADB_AUDIT"] = str(folder)  # the config names it
+        with demo_mariadb.logging_on(mariadb, folder):
+            fresh = demo_mariadb.prepare(mariadb, logins)
+            if fresh:
+                demo_mariadb.run_workload(mariadb, logins)
+        print(
+            f"    MariaDB at {mariadb.host}:{mariadb.port}: general log to mysql.general_log and"
+            f" server_audit to {folder}, on for the workload only; "
+            + (
+                f"{', '.join(logins)} connected and queried {demo_mariadb.DATABASE}, one wrong"
+                f" password, {demo_mariadb.REJECTED_LOGIN} failed twice, root created a login"
+                " with a password"
+                if fresh
+                else "the workload ran in an earlier demo (the DAGs find nothing new)"
+            ),
+            flush=True,
+        )
+        for source in (general, audit):
+            os.environ[f"AIRFLOW_CONN_{source.conn_id.upper()}"] = mariadb.connection_json()
+        with output_to_file(airflow_log) as terminal:
+            states += run_dag_intervals(general.dag_id, [today], terminal)
+            states += run_dag_intervals(audit.dag_id, [today], terminal)
+
+    with output_to_file(airflow_log):  # the loads' progress goes where the DAGs' does
+        _load_clickhouse_and_sql_server(dsn, data_dir, by_kind)
+    clickhouse = by_kind["clickhouse_query_log"].model_copy(update={"enabled": True})
+    mssql = by_kind["mssql_audit"].model_copy(update={"enabled": True})
+    ch_feed, ms_feed = clickhouse.feeds()[0], mssql.feeds()[0]
+    print("10/10 what each loaded (latest run), and events of the people:\n", flush=True)
+    if mariadb is not None:
+        _print_batch_and_sample(dsn, general.feeds()[0], f"{general.dag_id} ({general.kind})")
+        _print_batch_and_sample(dsn, audit.feeds()[0], f"{audit.dag_id} ({audit.kind})")
+    _print_batch_and_sample(
+        dsn, ch_feed, f"{clickhouse.kind} (chdb, the embedded ClickHouse engine, user default)"
+    )
+    _print_batch_and_sample(
+        dsn, ms_feed, f"{mssql.kind} (documented fn_get_audit_file rows: no SQL Server here)"
+    )
+    with connect(dsn) as conn:
+        across = execute(conn, "reports/people_across_sources.sql").fetchall()
+        hits = execute(conn, "reports/text_search.sql", {"text": demo_mariadb.WORKLOAD_SECRET})
+        where = ", ".join(row[0] for row in hits.fetchall()) or "no table"
+    print("\none person across Entra, the Postgres and the MariaDB sources:\n")
+    print(
+        _table(
+            [(row[0], row[2], row[3], row[4], str(row[-1])[:8]) for row in across],
+            ["person", "entra sign-ins", "db events", "db logins", "id"],
+            [38, 14, 9, 60, 8],
+        )
+    )
+    print(
+        f"\nroot's CREATE USER ... IDENTIFIED BY {demo_mariadb.WORKLOAD_SECRET!r}: found in"
+        f" {where} of the warehouse (landing included)."
+        "\n  e.g.  SELECT * FROM auditor.database_access WHERE server = 'crm-db';"
+    )
+    return states
+
+
 def print_sources(config: Any) -> None:
     """The registered kinds and the feeds the config gives (each one DAG)."""
     from access_warehouse.sources.registry import registered_kinds
 
     kinds = ", ".join(registered_kinds())
-    print(f"0/8 source kinds registered: {kinds}; feeds in include/config/sources.yaml:")
+    print(f"0/10 source kinds registered: {kinds}; feeds in include/config/sources.yaml:")
     for feed in config.feeds():
         print(f"    {feed.dag_id:<28} {feed.source_id:<34} {feed.selection.describe()}")
 

@@ -54,7 +54,7 @@ def demo(data_dir: Path) -> str:
 def _assert_database_step(output: str) -> None:
     """The database source: its rows beside the Entra ones, one person across both, the
     password of the workload in no table, the setup login excluded and counted."""
-    step = output.split("6/8 database source", 1)[1].split("7/8 HTTP and file sources", 1)[0]
+    step = output.split("6/10 database source", 1)[1].split("7/10 HTTP and file sources", 1)[0]
     batches = re.findall(r"^(\{.*?\}|\(nothing new\))\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", step, re.M)
     assert batches[0][1:] == ("9", "7", "0", "2"), batches  # 2 rows by the excluded setup login
     assert all(row[0] == "(nothing new)" and row[1] == "0" for row in batches[1:]), batches
@@ -109,14 +109,48 @@ def test_demo_prints_intervals_and_a_rerun_changes_nothing(data_dir: Path) -> No
     _assert_database_step(output)  # the rerun: nothing new, the same one person
     _assert_files_step(first_output, rerun=False)
     _assert_files_step(output, rerun=True)
+    _assert_other_databases_step(first_output, rerun=False)
+    _assert_other_databases_step(output, rerun=True)
+
+
+def _assert_other_databases_step(output: str, *, rerun: bool) -> None:
+    """MariaDB's general log and server_audit files under the people's workload, ClickHouse's
+    query log in chdb, SQL Server's documented rows: each loads, counts reconcile, the people
+    are the Entra people, root is excluded, the administrator's password is nowhere."""
+    step = output.split("10/10 ", 1)[1]
+    loads = _step_loads(step)
+    assert set(loads) == {
+        "db_audit_crm_general_log",
+        "db_audit_crm_server_audit",
+        "clickhouse_query_log",
+        "mssql_audit",
+    }, step[:3000]
+    for extracted, loaded, quarantined, excluded, *_ in loads.values():
+        assert extracted == loaded + quarantined + excluded and loaded > 0
+    for dag in ("db_audit_crm_general_log", "db_audit_crm_server_audit"):
+        assert loads[dag][3] > 0 and "'login:root'" in step  # the administrator, excluded
+        assert rerun or loads[dag][4] > 0, (dag, loads[dag])  # the first run inserts
+    if rerun:  # the same windows again: MariaDB's and SQL Server's events are unchanged
+        for dag in ("db_audit_crm_general_log", "db_audit_crm_server_audit", "mssql_audit"):
+            assert loads[dag][4] == 0 and loads[dag][5] == loads[dag][1], (dag, loads[dag])
+    else:
+        assert loads["mssql_audit"][4] == loads["mssql_audit"][1]
+    assert re.search(r"^\s+\S+\s+default\s+database\s+SELECT\s+failure", step, re.M)
+    across = re.findall(r"^(\S+@contoso\.onmicrosoft\.com)\s+(\d+)\s+(\d+)\s+(\S+)", step, re.M)
+    assert len(across) == 2 and all(int(signins) > 0 for _, signins, _, _ in across), step
+    assert "Report-S3cret-7d41': found in no table of the warehouse" in step
 
 
 def _loads(output: str) -> dict[str, tuple[int, ...]]:
     """DAG id -> (extracted, loaded, quarantined, excluded, inserted, unchanged) of step 8."""
+    return _step_loads(output.split("8/10 ", 1)[1].split("9/10 ", 1)[0])
+
+
+def _step_loads(step: str) -> dict[str, tuple[int, ...]]:
     found = re.findall(
         r"^  (\S+) \(\S+\): extracted (\d+) = loaded (\d+) \+ quarantined (\d+) \+ excluded"
         r" (\d+).*; inserted (\d+), unchanged (\d+)$",
-        output.split("8/8 ", 1)[1],
+        step,
         re.M,
     )
     return {dag: tuple(map(int, counts)) for dag, *counts in found}

@@ -20,15 +20,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import chdb
-import chdb.session
 import psycopg
 import pytest
 from normalise_asserts import load_fixture
@@ -42,17 +39,14 @@ from access_warehouse.redaction import MASK, Redactor
 from access_warehouse.sources.base import Feed, FetchRequest, Page
 from access_warehouse.sources.clickhouse_query_log import (
     ClickhouseQueryLogSource,
-    Transport,
     client_arguments,
     fetch_query_log,
     window_query,
 )
 from access_warehouse.sources.clickhouse_query_log.mapping import COLUMNS
 from access_warehouse.sources.database import SourceUnavailable
+from devtools import chdb_query_log
 
-#: What chdb raises: ``Session.query`` raises ``chdb._exceptions.ChdbError`` (a RuntimeError),
-#: which is not ``chdb.ChdbError``.
-CHDB_ERRORS: tuple[type[BaseException], ...] = (chdb.ChdbError, RuntimeError)
 KIND = "clickhouse_query_log"
 CONN_ID = "ch_test"
 SERVER = "ch-test"
@@ -60,14 +54,6 @@ CREATE_USER_PASSWORD = "Sup3r-Secret-pw"
 URL_PASSWORD = "Url-Secret-pw"
 REMOTE_PASSWORD = "Remote-Secret-pw"
 
-QUERY_LOG_CONFIG = """<clickhouse>
-    <query_log>
-        <database>system</database>
-        <table>query_log</table>
-        <flush_interval_milliseconds>100</flush_interval_milliseconds>
-    </query_log>
-</clickhouse>
-"""
 
 #: (label, statement, fails): run in this order in chdb.
 STATEMENTS: list[tuple[str, str, bool]] = [
@@ -117,27 +103,11 @@ class QueryLog:
     rows: dict[str, dict[str, Any]]
 
     def query(self, sql: str, **params: Any) -> list[dict[str, Any]]:
-        text = self.session.query(sql, "JSONEachRow", params=params or None).data()
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        return chdb_query_log.rows(self.session, sql, **params)
 
-    @contextmanager
-    def connect(self, source: ClickhouseQueryLogSource) -> Iterator[Transport]:
-        """The chdb transport: the fetch's SQL and bound parameters, run by the embedded
-        engine, rows as dicts in pages (``send_query`` streams the result in chunks)."""
-
-        def run(sql: str, parameters: dict[str, str], page_size: int) -> Iterator[list[dict]]:
-            page: list[dict[str, Any]] = []
-            for chunk in self.session.send_query(sql, "JSONEachRow", params=parameters):
-                for line in chunk.data().splitlines():
-                    if line.strip():
-                        page.append(json.loads(line))
-                        if len(page) >= page_size:
-                            yield page
-                            page = []
-            if page:
-                yield page
-
-        yield Transport(run=run, errors=CHDB_ERRORS, where="chdb (embedded engine)")
+    def connect(self, source: ClickhouseQueryLogSource) -> Any:
+        """The chdb transport: the fetch's SQL and bound parameters, run by the engine."""
+        return chdb_query_log.transport(self.session, source)
 
 
 def _now() -> datetime:
@@ -146,15 +116,12 @@ def _now() -> datetime:
 
 @pytest.fixture(scope="module")
 def query_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QueryLog]:
-    folder = tmp_path_factory.mktemp("chdb")
-    config = folder / "config.xml"
-    config.write_text(QUERY_LOG_CONFIG)
-    session = chdb.session.Session(f"file:{folder / 'data'}?config-file={config}")
+    session = chdb_query_log.open_session(tmp_path_factory.mktemp("chdb"))
     start = _now()
     time.sleep(0.01)
     for _, statement, fails in STATEMENTS:
         if fails:
-            with pytest.raises(CHDB_ERRORS):
+            with pytest.raises(chdb_query_log.chdb_errors()):
                 session.query(statement)
         else:
             session.query(statement)

@@ -464,3 +464,65 @@ def with_source_errors(conn_id: str, what: str) -> Callable[[BaseException], Sou
         return SourceUnavailable(f"{what} (connection {conn_id!r}): {message}")
 
     return wrap
+
+
+def _mysql_driver(connection: Any) -> tuple[str, tuple[type[BaseException], ...]]:
+    """The client the provider hook will use for ``connection`` and its driver errors."""
+    client = (connection.extra_dejson or {}).get("client", "mysqlclient")
+    if client == "mysql-connector-python":
+        import mysql.connector
+
+        return client, (mysql.connector.Error,)
+    import MySQLdb
+
+    return client, (MySQLdb.Error,)
+
+
+def mysql_connection(
+    conn_id: str, kind: str
+) -> tuple[Any, str, str, tuple[type[BaseException], ...]]:
+    """(DB-API connection, client name, ``host:port``, driver errors) of a ``mysql`` Airflow
+    connection, opened by the MySQL provider's hook (mysqlclient, or ``mysql-connector-python``
+    when the extra says ``client``); ``SourceUnavailable`` naming the connection otherwise."""
+    from access_warehouse.airflow_adapters.connections import (
+        ConnectionNotDefined,
+        airflow_connection,
+        connection_hook,
+    )
+
+    try:
+        connection = airflow_connection(conn_id)
+    except ConnectionNotDefined as exc:
+        raise SourceUnavailable(str(exc)) from None
+    server = f"{connection.host or 'localhost'}:{connection.port or 3306}"
+    conn_type = (connection.conn_type or "").lower()
+    if conn_type != "mysql":
+        raise SourceUnavailable(
+            f"connection {conn_id!r} is of type {conn_type!r}; {kind} reads over a "
+            "`mysql` connection (apache-airflow-providers-mysql)"
+        )
+    hook = connection_hook(connection)
+    if hook is None or not hasattr(hook, "get_conn"):
+        raise SourceUnavailable(
+            f"connection {conn_id!r}: no MySQL provider hook (install "
+            "apache-airflow-providers-mysql)"
+        )
+    try:
+        client, errors = _mysql_driver(connection)
+    except ImportError as exc:
+        raise SourceUnavailable(f"connection {conn_id!r}: {exc}") from None
+    wrap = with_source_errors(conn_id, f"cannot connect to {server}")
+    try:
+        return hook.get_conn(), client, server, errors
+    except (*errors, ValueError) as exc:  # ValueError: the hook's unknown client
+        raise wrap(exc) from None
+
+
+def mysql_stream_cursor(conn: Any, client: str, *, as_dict: bool = True) -> Any:
+    """A cursor that streams rows (server side: the result is not held in memory), as dicts
+    unless ``as_dict`` is false."""
+    if client == "mysql-connector-python":
+        return conn.cursor(dictionary=as_dict, buffered=False)
+    import MySQLdb.cursors
+
+    return conn.cursor(MySQLdb.cursors.SSDictCursor if as_dict else MySQLdb.cursors.SSCursor)

@@ -39,6 +39,8 @@ from access_warehouse.sources.database import (
     QualifiedName,
     SourceUnavailable,
     log_files,
+    mysql_connection,
+    mysql_stream_cursor,
     split_qualified,
     with_source_errors,
 )
@@ -292,41 +294,14 @@ def _quoted_table(table: str) -> tuple[str, str | None, str]:
     return ".".join(f"`{part}`" for part in parts), schema, name
 
 
-def _mysql_connection(source: MariadbServerAuditSource) -> Any:
-    """A DB-API connection of ``conn_id`` from the MySQL provider's hook."""
-    from access_warehouse.airflow_adapters.connections import (
-        ConnectionNotDefined,
-        airflow_connection,
-        connection_hook,
-    )
-
-    try:
-        connection = airflow_connection(source.conn_id)
-    except ConnectionNotDefined as exc:
-        raise SourceUnavailable(str(exc)) from None
-    hook = connection_hook(connection)
-    if hook is None or not callable(getattr(hook, "get_conn", None)):
-        raise SourceUnavailable(
-            f"connection {source.conn_id!r} (type {connection.conn_type!r}) has no MySQL "
-            "provider hook: make it a `mysql` connection"
-        )
-    try:
-        return hook.get_conn()
-    except Exception as exc:  # the driver's errors, a missing driver, bad extra settings
-        raise with_source_errors(source.conn_id, f"connecting to read {source.table}")(exc) from exc
-
-
 def fetch_table(source: MariadbServerAuditSource, request: FetchRequest) -> Iterator[Page]:
     """Pages of the window's rows of ``table``, read with a server-side cursor."""
-    import MySQLdb
-    from MySQLdb.cursors import SSCursor
-
     from access_warehouse.warehouse import sql as sql_text
 
     start, end = _window(request)
     quoted, schema, name = _quoted_table(source.table or "")
     wrap = with_source_errors(source.conn_id, f"reading server_audit table {source.table}")
-    conn = _mysql_connection(source)
+    conn, client, _server, errors = mysql_connection(source.conn_id, KIND)
     try:
         request.stats.requests += 1
         with conn.cursor() as cursor:
@@ -361,7 +336,7 @@ def fetch_table(source: MariadbServerAuditSource, request: FetchRequest) -> Iter
                 "use DATETIME (or the file's text, VARCHAR)"
             )
         query = sql_text("sources/mariadb_server_audit/select_window.sql").format(table=quoted)
-        cursor = conn.cursor(SSCursor)
+        cursor = mysql_stream_cursor(conn, client, as_dict=False)
         try:
             cursor.execute(query, bounds)
             while rows := cursor.fetchmany(source.page_size):
@@ -377,7 +352,7 @@ def fetch_table(source: MariadbServerAuditSource, request: FetchRequest) -> Iter
                     yield Page(records=records, stream=source.table)
         finally:
             cursor.close()
-    except MySQLdb.Error as exc:
+    except errors as exc:
         raise wrap(exc) from exc
     finally:
         conn.close()

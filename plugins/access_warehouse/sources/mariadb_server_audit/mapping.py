@@ -55,6 +55,9 @@ OPERATIONS = CONNECTION_OPERATIONS | QUERY_OPERATIONS | TABLE_OPERATIONS
 #: (engine-independent statistics): a TABLE line of these under the user's name is the server's
 #: doing, not the user's access (a user's own query of them is still its QUERY event).
 STATISTICS_TABLES = frozenset({"table_stats", "column_stats", "index_stats"})
+#: The server's own log tables (log_output=TABLE): every statement the general log records is
+#: also a WRITE of mysql.general_log under its user's name. Reading them is still access.
+SERVER_LOG_TABLES = frozenset({"general_log", "slow_log"})
 
 # "<timestamp>,<serverhost>,<username>,<host>,<connectionid>,<queryid>,<operation>,<rest>,
 # <retcode>": the plain fields from the left (a user name may hold commas: the lazy match takes
@@ -183,6 +186,12 @@ def classify(record: dict[str, Any]) -> str:
             and operation in ("READ", "WRITE")
         ):
             return "not_access:statistics_tables"
+        if (
+            _text(record, "database").lower() == "mysql"
+            and _text(record, "object").lower() in SERVER_LOG_TABLES
+            and operation == "WRITE"
+        ):
+            return "not_access:server_log_tables"
         return "table"
     return "unknown_operation"
 

@@ -53,6 +53,7 @@ EXTRA_MARKER = "/* extra columns */"
 
 ExtraColumn = Literal[EXTRA_COLUMNS]  # type: ignore[valid-type]
 
+
 def _audit_file_pattern(value: str) -> str:
     text = value.strip()
     if text != value or not text:

@@ -30,6 +30,8 @@ from access_warehouse.sources.database import (
     DatabaseSource,
     QualifiedName,
     SourceUnavailable,
+    mysql_connection,
+    mysql_stream_cursor,
     split_qualified,
     with_source_errors,
 )
@@ -110,63 +112,6 @@ def landed_value(value: Any, *, naive_local: bool = False) -> Any:
     return str(value)  # Decimal and anything else a copy may hold: its text
 
 
-def _driver(connection: Any) -> tuple[str, tuple[type[BaseException], ...]]:
-    """The client the provider hook will use for ``connection`` and its driver errors."""
-    client = (connection.extra_dejson or {}).get("client", "mysqlclient")
-    if client == "mysql-connector-python":
-        import mysql.connector
-
-        return client, (mysql.connector.Error,)
-    import MySQLdb
-
-    return client, (MySQLdb.Error,)
-
-
-def _open(source: MysqlGeneralLogSource) -> tuple[Any, str, str, tuple[type[BaseException], ...]]:
-    """(DB-API connection, client name, ``host:port``, driver errors) over the provider hook."""
-    from access_warehouse.airflow_adapters.connections import (
-        ConnectionNotDefined,
-        airflow_connection,
-        connection_hook,
-    )
-
-    try:
-        connection = airflow_connection(source.conn_id)
-    except ConnectionNotDefined as exc:
-        raise SourceUnavailable(str(exc)) from None
-    server = f"{connection.host or 'localhost'}:{connection.port or 3306}"
-    conn_type = (connection.conn_type or "").lower()
-    if conn_type != "mysql":
-        raise SourceUnavailable(
-            f"connection {source.conn_id!r} is of type {conn_type!r}; {KIND} reads over a "
-            "`mysql` connection (apache-airflow-providers-mysql)"
-        )
-    hook = connection_hook(connection)
-    if hook is None or not hasattr(hook, "get_conn"):
-        raise SourceUnavailable(
-            f"connection {source.conn_id!r}: no MySQL provider hook (install "
-            "apache-airflow-providers-mysql)"
-        )
-    try:
-        client, errors = _driver(connection)
-    except ImportError as exc:
-        raise SourceUnavailable(f"connection {source.conn_id!r}: {exc}") from None
-    wrap = with_source_errors(source.conn_id, f"cannot connect to {server}")
-    try:
-        return hook.get_conn(), client, server, errors
-    except (*errors, ValueError) as exc:  # ValueError: the hook's unknown client
-        raise wrap(exc) from None
-
-
-def _cursor(conn: Any, client: str) -> Any:
-    """A cursor that streams rows as dicts (server side: the result is not held in memory)."""
-    if client == "mysql-connector-python":
-        return conn.cursor(dictionary=True, buffered=False)
-    import MySQLdb.cursors
-
-    return conn.cursor(MySQLdb.cursors.SSDictCursor)
-
-
 def fetch_window(source: MysqlGeneralLogSource, request: FetchRequest) -> Iterator[Page]:
     """Pages of ``page_size`` rows of the window ``[start, end)`` on ``event_time``."""
     from access_warehouse.warehouse import sql as sql_file
@@ -177,7 +122,7 @@ def fetch_window(source: MysqlGeneralLogSource, request: FetchRequest) -> Iterat
     table = quoted_table(source.table)
     request.stats.requests += 1
     try:
-        conn, client, server, errors = _open(source)
+        conn, client, server, errors = mysql_connection(source.conn_id, KIND)
     except SourceUnavailable:
         request.stats.connection_errors += 1
         raise
@@ -208,7 +153,7 @@ def fetch_window(source: MysqlGeneralLogSource, request: FetchRequest) -> Iterat
                 end.isoformat(),
                 f" ({source.timezone} local time: a DATETIME column)" if naive_local else " UTC",
             )
-            rows = _cursor(conn, client)
+            rows = mysql_stream_cursor(conn, client)
             rows.execute(
                 sql_file(f"{SQL}/select_window.sql").format(table=table),
                 {"start": start, "end": end},
