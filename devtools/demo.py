@@ -349,7 +349,12 @@ def database_step(
         batches = execute(
             conn, "reports/source_batches.sql", {"source_id": source.source_id}
         ).fetchall()
-        across = execute(conn, "reports/people_across_sources.sql").fetchall()
+        # the workload's people (other runs' people may have database events too)
+        across = [
+            row
+            for row in execute(conn, "reports/people_across_sources.sql").fetchall()
+            if row[0] in people
+        ]
         sample = execute(
             conn, "reports/database_access_sample.sql", {"source_id": source.source_id, "limit": 8}
         ).fetchall()
@@ -552,7 +557,7 @@ def files_step(dsn: str, data_dir: Path, config: Any, tenant: Any, airflow_log: 
     return states
 
 
-def _print_batch_and_sample(dsn: str, feed: Any, title: str, limit: int = 6) -> None:
+def _print_batch_and_sample(dsn: str, feed: Any, note: str = "", limit: int = 6) -> None:
     from access_warehouse.warehouse import connect, execute
 
     with connect(dsn) as conn:
@@ -560,6 +565,7 @@ def _print_batch_and_sample(dsn: str, feed: Any, title: str, limit: int = 6) -> 
         sample = execute(
             conn, "reports/source_event_sample.sql", {"source_id": feed.source_id, "limit": 200}
         ).fetchall()
+    title = f"{feed.dag_id} ({feed.source_id})"
     if batch is None:
         print(f"  {title}: no load")
         return
@@ -570,6 +576,8 @@ def _print_batch_and_sample(dsn: str, feed: Any, title: str, limit: int = 6) -> 
         + (f" {dict(rules)}" if rules else "")
         + f"; inserted {inserted}, unchanged {unchanged}"
     )
+    if note:
+        print(f"      ({note})")
     people = [row for row in sample if "@" in row[1]] or sample
     for at, who, category, action, outcome, target, _mfa in people[:limit]:
         print(
@@ -656,10 +664,13 @@ def other_databases_step(
     else:
         folder = demo_mariadb.audit_folder(data_dir)
         os.environ["ACCESS_WAREHOUSE_MARIADB_AUDIT"] = str(folder)  # the config names it
+        done = folder / ".workload-done"  # once per data folder: a rerun finds nothing new
+        fresh = not done.exists()
         with demo_mariadb.logging_on(mariadb, folder):
-            fresh = demo_mariadb.prepare(mariadb, logins)
+            demo_mariadb.prepare(mariadb, logins)
             if fresh:
                 demo_mariadb.run_workload(mariadb, logins)
+                done.touch()
         print(
             f"    MariaDB at {mariadb.host}:{mariadb.port}: general log to mysql.general_log and"
             f" server_audit to {folder}, on for the workload only; "
@@ -685,16 +696,20 @@ def other_databases_step(
     ch_feed, ms_feed = clickhouse.feeds()[0], mssql.feeds()[0]
     print("10/10 what each loaded (latest run), and events of the people:\n", flush=True)
     if mariadb is not None:
-        _print_batch_and_sample(dsn, general.feeds()[0], f"{general.dag_id} ({general.kind})")
-        _print_batch_and_sample(dsn, audit.feeds()[0], f"{audit.dag_id} ({audit.kind})")
+        _print_batch_and_sample(dsn, general.feeds()[0])
+        _print_batch_and_sample(dsn, audit.feeds()[0])
     _print_batch_and_sample(
-        dsn, ch_feed, f"{clickhouse.kind} (chdb, the embedded ClickHouse engine, user default)"
+        dsn, ch_feed, "no DAG run: the kind's SQL on chdb, the embedded ClickHouse engine"
     )
     _print_batch_and_sample(
-        dsn, ms_feed, f"{mssql.kind} (documented fn_get_audit_file rows: no SQL Server here)"
+        dsn, ms_feed, "no DAG run: documented fn_get_audit_file rows, no SQL Server here"
     )
     with connect(dsn) as conn:
-        across = execute(conn, "reports/people_across_sources.sql").fetchall()
+        across = [
+            row
+            for row in execute(conn, "reports/people_across_sources.sql").fetchall()
+            if row[0] in people
+        ]
         hits = execute(conn, "reports/text_search.sql", {"text": demo_mariadb.WORKLOAD_SECRET})
         where = ", ".join(row[0] for row in hits.fetchall()) or "no table"
     print("\none person across Entra, the Postgres and the MariaDB sources:\n")

@@ -135,20 +135,14 @@ def logging_on(mariadb: Server, folder: Path) -> Any:
                 cursor.execute(f"SET GLOBAL {name} = %s", (value,))
 
 
-def prepare(mariadb: Server, logins: list[str]) -> bool:
+def prepare(mariadb: Server, logins: list[str]) -> None:
     """The database ``demo_crm``, a login per person, the reading login with only the
-    documented privileges (SELECT on mysql.general_log); False when it exists already (a
-    second demo finds nothing new in today's window but what it ran before)."""
+    documented privileges (SELECT on mysql.general_log); what exists already is kept."""
     with mariadb.connect() as conn:
         cursor = conn.cursor()
+        cursor.execute(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
         cursor.execute(
-            "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (DATABASE,)
-        )
-        if cursor.fetchone():
-            return False
-        cursor.execute(f"CREATE DATABASE {DATABASE}")
-        cursor.execute(
-            f"CREATE TABLE {DATABASE}.accounts (id INT AUTO_INCREMENT PRIMARY KEY,"
+            f"CREATE TABLE IF NOT EXISTS {DATABASE}.accounts (id INT AUTO_INCREMENT PRIMARY KEY,"
             " name VARCHAR(200) NOT NULL, note TEXT)"
         )
         for login in logins:
@@ -160,7 +154,6 @@ def prepare(mariadb: Server, logins: list[str]) -> bool:
             "CREATE USER IF NOT EXISTS %s@'%%' IDENTIFIED BY %s", (READER, READER_PASSWORD)
         )
         cursor.execute("GRANT SELECT ON mysql.general_log TO %s@'%%'", (READER,))
-    return True
 
 
 def run_workload(mariadb: Server, logins: list[str]) -> None:

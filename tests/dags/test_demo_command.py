@@ -122,8 +122,8 @@ def _assert_other_databases_step(output: str, *, rerun: bool) -> None:
     assert set(loads) == {
         "db_audit_crm_general_log",
         "db_audit_crm_server_audit",
-        "clickhouse_query_log",
-        "mssql_audit",
+        "db_audit_events",
+        "db_audit_erp",
     }, step[:3000]
     for extracted, loaded, quarantined, excluded, *_ in loads.values():
         assert extracted == loaded + quarantined + excluded and loaded > 0
@@ -131,10 +131,10 @@ def _assert_other_databases_step(output: str, *, rerun: bool) -> None:
         assert loads[dag][3] > 0 and "'login:root'" in step  # the administrator, excluded
         assert rerun or loads[dag][4] > 0, (dag, loads[dag])  # the first run inserts
     if rerun:  # the same windows again: MariaDB's and SQL Server's events are unchanged
-        for dag in ("db_audit_crm_general_log", "db_audit_crm_server_audit", "mssql_audit"):
+        for dag in ("db_audit_crm_general_log", "db_audit_crm_server_audit", "db_audit_erp"):
             assert loads[dag][4] == 0 and loads[dag][5] == loads[dag][1], (dag, loads[dag])
     else:
-        assert loads["mssql_audit"][4] == loads["mssql_audit"][1]
+        assert loads["db_audit_erp"][4] == loads["db_audit_erp"][1]
     assert re.search(r"^\s+\S+\s+default\s+database\s+SELECT\s+failure", step, re.M)
     across = re.findall(r"^(\S+@contoso\.onmicrosoft\.com)\s+(\d+)\s+(\d+)\s+(\S+)", step, re.M)
     assert len(across) == 2 and all(int(signins) > 0 for _, signins, _, _ in across), step

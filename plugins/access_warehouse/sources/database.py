@@ -28,10 +28,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from access_warehouse.contract import NormalisationError
 from access_warehouse.normalise import clean_text
@@ -410,6 +410,46 @@ LogDirectory = Annotated[str, Field(min_length=1), AfterValidator(_absolute_dire
 FileNamePattern = Annotated[
     str, Field(min_length=1, max_length=200), AfterValidator(_file_name_pattern)
 ]
+
+
+class ServerLogSource(DatabaseSource):
+    """A server's own log, read from its files (``log_directory`` + ``file_pattern``, rotated
+    files included) or from a table the lines were loaded into (``table``): exactly one.
+    Subclasses set :attr:`default_file_pattern` and :attr:`log_name` (for messages)."""
+
+    #: The folder the server writes the log to, as this worker sees it.
+    log_directory: LogDirectory | None = None
+    #: Shell pattern of the log files and their rotations in ``log_directory``.
+    file_pattern: FileNamePattern | None = None
+    #: ``schema.table`` (or ``table``) the lines were loaded into, read over ``conn_id``.
+    table: QualifiedName | None = None
+
+    default_file_pattern: ClassVar[str] = "*"
+    log_name: ClassVar[str] = "log"
+
+    @model_validator(mode="after")
+    def _one_place(self) -> ServerLogSource:
+        if (self.log_directory is None) == (self.table is None):
+            raise ValueError(
+                f"give exactly one of log_directory (read the {self.log_name} files) or table "
+                "(read a table the lines were loaded into)"
+            )
+        if self.table is not None and self.file_pattern is not None:
+            raise ValueError("file_pattern applies to log_directory, not to table")
+        return self
+
+    @property
+    def pattern(self) -> str:
+        return self.file_pattern or self.default_file_pattern
+
+    def where_read(self) -> str:
+        """The doc's first sentence: where this source reads."""
+        if self.table is None:
+            return (
+                f"Reads the {self.log_name} files `{self.pattern}` in `{self.log_directory}` "
+                f"(connection `{self.conn_id}` names the server; files need no connection)."
+            )
+        return f"Reads the table `{self.table}` over connection `{self.conn_id}`."
 
 
 def log_files(directory: Path, pattern: str, since: datetime) -> list[Path]:

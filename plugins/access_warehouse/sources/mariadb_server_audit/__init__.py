@@ -17,9 +17,7 @@ from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import IO, Any, Literal
-
-from pydantic import model_validator
+from typing import IO, Any, ClassVar, Literal
 
 from access_warehouse.contract import NormalisationError
 from access_warehouse.sources.base import (
@@ -33,10 +31,7 @@ from access_warehouse.sources.base import (
     TimeWindow,
 )
 from access_warehouse.sources.database import (
-    DatabaseSource,
-    FileNamePattern,
-    LogDirectory,
-    QualifiedName,
+    ServerLogSource,
     SourceUnavailable,
     log_files,
     mysql_connection,
@@ -73,32 +68,15 @@ _TEXT_TYPES = frozenset({"char", "varchar", "tinytext", "text", "mediumtext", "l
 _DOC = Path(__file__).with_name("doc.md").read_text()
 
 
-class MariadbServerAuditSource(DatabaseSource):
-    """A server's audit-plugin log: ``log_directory`` (+ ``file_pattern``) or ``table``."""
+class MariadbServerAuditSource(ServerLogSource):
+    """A server's audit-plugin log: ``log_directory`` (the folder of
+    ``server_audit_file_path``; ``file_pattern`` default ``server_audit.log*``) or ``table``
+    (the lines loaded into the doc's layout)."""
 
     kind: Literal["mariadb_server_audit"]
-    #: Where the plugin writes its file (the folder of ``server_audit_file_path``), as this
-    #: worker sees it.
-    log_directory: LogDirectory | None = None
-    #: Shell pattern of the log and its rotations (default ``server_audit.log*``).
-    file_pattern: FileNamePattern | None = None
-    #: ``schema.table`` (or ``table``) the lines were loaded into, read over ``conn_id``.
-    table: QualifiedName | None = None
 
-    @model_validator(mode="after")
-    def _one_place(self) -> MariadbServerAuditSource:
-        if (self.log_directory is None) == (self.table is None):
-            raise ValueError(
-                "give exactly one of log_directory (read the server_audit files) or table "
-                "(read a table the lines were loaded into)"
-            )
-        if self.table is not None and self.file_pattern is not None:
-            raise ValueError("file_pattern applies to log_directory, not to table")
-        return self
-
-    @property
-    def pattern(self) -> str:
-        return self.file_pattern or DEFAULT_FILE_PATTERN
+    default_file_pattern: ClassVar[str] = DEFAULT_FILE_PATTERN
+    log_name: ClassVar[str] = "server_audit"
 
     # --- what the kind provides ---
     def selection(self) -> Selection:
@@ -111,14 +89,7 @@ class MariadbServerAuditSource(DatabaseSource):
         return partial(normalise_server_audit, self)
 
     def kind_doc(self) -> str:
-        if self.table is None:
-            where = (
-                f"Reads the server_audit files `{self.pattern}` in `{self.log_directory}` "
-                f"(connection `{self.conn_id}` names the server; files need no connection)."
-            )
-        else:
-            where = f"Reads the table `{self.table}` over connection `{self.conn_id}`."
-        return f"{where} Timestamps are read in `{self.timezone}`.\n\n{_DOC}"
+        return f"{self.where_read()} Timestamps are read in `{self.timezone}`.\n\n{_DOC}"
 
     def login_of(self, record: dict[str, Any]) -> str | None:
         value = record.get("username")

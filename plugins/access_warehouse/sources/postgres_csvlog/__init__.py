@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -33,10 +33,7 @@ from access_warehouse.sources.base import (
     TimeWindow,
 )
 from access_warehouse.sources.database import (
-    DatabaseSource,
-    FileNamePattern,
-    LogDirectory,
-    QualifiedName,
+    ServerLogSource,
     SourceUnavailable,
     log_files,
     postgres_conninfo,
@@ -67,35 +64,22 @@ REQUIRED_TABLE_COLUMNS = ("log_time", "session_id", "session_line_num", "error_s
 _DOC = Path(__file__).with_name("doc.md").read_text()
 
 
-class PostgresCsvlogSource(DatabaseSource):
-    """A server's csvlog: ``log_directory`` (+ ``file_pattern``) or ``table``, exactly one."""
+class PostgresCsvlogSource(ServerLogSource):
+    """A server's csvlog: ``log_directory`` (its ``log_directory``; ``file_pattern`` default
+    ``*.csv``) or ``table`` (the csv files loaded into the docs' ``postgres_log``)."""
 
     kind: Literal["postgres_csvlog"]
-    #: Where the server writes its csvlog (its ``log_directory``), as this worker sees it.
-    log_directory: LogDirectory | None = None
-    #: Shell pattern of the csvlog files in ``log_directory`` (default ``*.csv``).
-    file_pattern: FileNamePattern | None = None
-    #: ``schema.table`` (or ``table``) the csv files were loaded into, read over ``conn_id``.
-    table: QualifiedName | None = None
     #: Table mode: the database holding ``table``, when it is not the connection's own.
     database: str | None = Field(None, min_length=1, max_length=63)
 
+    default_file_pattern: ClassVar[str] = DEFAULT_FILE_PATTERN
+    log_name: ClassVar[str] = "csvlog"
+
     @model_validator(mode="after")
-    def _one_place(self) -> PostgresCsvlogSource:
-        if (self.log_directory is None) == (self.table is None):
-            raise ValueError(
-                "give exactly one of log_directory (read the csvlog files) or table (read a "
-                "table the files were loaded into)"
-            )
-        if self.table is not None and self.file_pattern is not None:
-            raise ValueError("file_pattern applies to log_directory, not to table")
+    def _database_with_table(self) -> PostgresCsvlogSource:
         if self.log_directory is not None and self.database is not None:
             raise ValueError("database applies to table (the database holding it)")
         return self
-
-    @property
-    def pattern(self) -> str:
-        return self.file_pattern or DEFAULT_FILE_PATTERN
 
     # --- what the kind provides ---
     def selection(self) -> Selection:
@@ -108,15 +92,9 @@ class PostgresCsvlogSource(DatabaseSource):
         return partial(normalise_csvlog, self)
 
     def kind_doc(self) -> str:
-        if self.table is None:
-            where = (
-                f"Reads the csvlog files `{self.pattern}` in `{self.log_directory}` "
-                f"(connection `{self.conn_id}` names the server; files need no connection)."
-            )
-        else:
-            where = f"Reads the table `{self.table}` over connection `{self.conn_id}`" + (
-                f", database `{self.database}`." if self.database else "."
-            )
+        where = self.where_read()
+        if self.database:
+            where = f"{where[:-1]}, database `{self.database}`."
         return f"{where}\n\n{_DOC}"
 
     def login_of(self, record: dict[str, Any]) -> str | None:
