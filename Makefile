@@ -11,7 +11,7 @@ demo: bootstrap
 	$(PY) -m devtools.demo
 
 test: bootstrap
-	@scripts/system-deps.sh postgresql-15-pgaudit
+	@scripts/system-deps.sh postgresql-15-pgaudit chromium
 	ROBUSTNESS_REPORT=docs/robustness.md $(PY) -m pytest -q
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .

@@ -9,6 +9,7 @@ log or audit plugin running."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import shutil
@@ -99,7 +100,9 @@ def audit_folder(data_dir: Path) -> Path:
             ["runuser", "-u", "mysql", "--", "test", "-w", str(folder)], check=False
         ).returncode
         if reachable != 0:
-            folder = Path("/var/lib/mysql/access-warehouse-demo")
+            # one folder per demo data folder: each demo reads its own workload's lines
+            tag = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
+            folder = Path(f"/var/lib/mysql/access-warehouse-demo-{tag}")
             folder.mkdir(exist_ok=True)
             shutil.chown(folder, owner.pw_name, owner.pw_gid)
     return folder

@@ -23,6 +23,9 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix="access-warehouse-tests-"))
 from devtools.local_env import airflow_env  # noqa: E402
 
 os.environ.update(airflow_env(_SESSION_DIR, {}))
+# GX Data Docs cost about a second per load: off for the suite's hundreds of loads, on in the
+# tests of Data Docs themselves (tests/integration/test_data_docs.py) and in the demo
+os.environ.setdefault("ACCESS_WAREHOUSE_DATA_DOCS", "off")
 
 from toy_kind import TOY  # noqa: E402
 from warehouse_asserts import new_database  # noqa: E402

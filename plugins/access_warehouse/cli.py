@@ -7,6 +7,10 @@ connections a source's client reads).
     python -m access_warehouse.cli migrate --dsn DSN
     python -m access_warehouse.cli run --dsn DSN --source-id ID [--start T --end T]
     python -m access_warehouse.cli find-text --dsn DSN   which tables hold a text (read, not echoed)
+    python -m access_warehouse.cli daily-summary [--dsn DSN] [--days N] [--source SOURCE_ID]
+    python -m access_warehouse.cli data-docs [--open-path]   rebuild the GX Data Docs, print index
+    python -m access_warehouse.cli reprocess-quarantine SOURCE_ID --dsn DSN [--batch ID]
+        [--reason-like TEXT] [--id N ...] [--dry-run]   re-load quarantined records after a fix
 """
 
 from __future__ import annotations
@@ -104,6 +108,47 @@ def _find_text(args: argparse.Namespace) -> int:
     return 1 if found else 0
 
 
+def _reprocess_quarantine(args: argparse.Namespace) -> int:
+    from access_warehouse.config import load_sources
+    from access_warehouse.quality.reprocess import reprocess_quarantine
+
+    summary = reprocess_quarantine(
+        args.dsn,
+        load_sources(args.path).feed(args.source_id),
+        batch_id=args.batch,
+        reason_like=args.reason_like,
+        ids=args.id,
+        dry_run=args.dry_run,
+    )
+    print(json.dumps(summary.as_xcom(), indent=2))
+    return 0
+
+
+def _data_docs(args: argparse.Namespace) -> int:
+    """Rebuild the Data Docs site from the stored results; print its index (a file:// URL to
+    open with --open-path)."""
+    from access_warehouse.quality.data_docs import build_data_docs
+
+    index = build_data_docs()
+    print(index.as_uri() if args.open_path else index)
+    return 0
+
+
+def _daily_summary(args: argparse.Namespace) -> int:
+    """One page: per day and source, what was extracted, loaded, quarantined, excluded, the
+    failed checks and whether the windows reconcile (``dq.daily_summary``)."""
+    from access_warehouse.quality.completeness import daily_summary, format_daily_summary
+
+    dsn = args.dsn
+    if dsn is None:  # the DAGs' own warehouse: the Airflow connection `warehouse`
+        from access_warehouse.airflow_adapters.connections import warehouse_dsn
+
+        dsn = warehouse_dsn()
+    rows = daily_summary(dsn, args.days, args.source)
+    print(format_daily_summary(rows, args.days))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m access_warehouse.cli", description=__doc__)
     parser.add_argument("--path", type=Path, help="a sources.yaml other than the shipped one")
@@ -125,6 +170,33 @@ def main(argv: list[str] | None = None) -> int:
     )
     find.add_argument("--dsn", required=True)
     find.set_defaults(func=_find_text)
+    summary = commands.add_parser(
+        "daily-summary", help="per source and day: counts, failed checks, reconciliation"
+    )
+    summary.add_argument("--dsn", help="default: the Airflow connection `warehouse`")
+    summary.add_argument("--days", type=int, default=7, help="UTC days back, today included")
+    summary.add_argument("--source", metavar="SOURCE_ID", help="one source id only")
+    summary.set_defaults(func=_daily_summary)
+    docs = commands.add_parser(
+        "data-docs", help="rebuild the GX Data Docs (ACCESS_WAREHOUSE_DATA_DOCS), print its index"
+    )
+    docs.add_argument("--open-path", action="store_true", help="print a file:// URL to open")
+    docs.set_defaults(func=_data_docs)
+    reprocess = commands.add_parser(
+        "reprocess-quarantine",
+        help="load a source's open quarantined records again with the current code and config",
+    )
+    reprocess.add_argument("source_id", metavar="SOURCE_ID")
+    reprocess.add_argument("--dsn", required=True)
+    reprocess.add_argument("--batch", help="only records first quarantined by this batch id")
+    reprocess.add_argument(
+        "--reason-like", help="only records with a reason containing TEXT (case-insensitive)"
+    )
+    reprocess.add_argument(
+        "--id", type=int, action="append", help="only this dq.quarantine id (repeatable)"
+    )
+    reprocess.add_argument("--dry-run", action="store_true", help="count, change nothing")
+    reprocess.set_defaults(func=_reprocess_quarantine)
     args = parser.parse_args(argv)
     return args.func(args)
 

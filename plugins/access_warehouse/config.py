@@ -9,6 +9,7 @@ edit fails at DAG parse time with a message an operator can act on.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Union
 
@@ -32,7 +33,11 @@ class SourcesConfig:
 
     def feeds(self) -> list[Feed]:
         """Every enabled feed of every source, in config order."""
-        return [feed for source in self.sources for feed in source.feeds()]
+        return [
+            replace(feed, quality=source.quality)
+            for source in self.sources
+            for feed in source.feeds()
+        ]
 
     def feed(self, source_id: str, dag_id: str | None = None) -> Feed:
         """The feed with ``source_id`` (and ``dag_id``: several feeds may share a source id,

@@ -97,6 +97,8 @@ def extract(
             feed.source_id,
             ", ".join(map(str, abandoned)),
         )
+        for abandoned_id in abandoned:
+            _record_extract_failure(dsn, abandoned_id, feed, [])
     batch = LandingBatch(
         dsn,
         source_id=feed.source_id,
@@ -133,6 +135,7 @@ def extract(
         pages.close()  # the fetch has stopped before its stats are stored
         batch.finish("failed", error=f"{type(exc).__name__}: {exc}"[:4000], stats=stats)
         log.error("extract of %s failed after %d pages: %s", feed.source_id, batch.pages, exc)
+        _record_extract_failure(dsn, batch.batch_id, feed, [f"{type(exc).__name__}: {exc}"])
         raise
     else:
         batch.record_files(request.files)
@@ -158,12 +161,26 @@ def extract(
         pages=batch.pages,
         records=batch.records,
         seconds=round(seconds, 3),
-        requests=asdict(stats),
+        # what was asked and said is in the warehouse (dq.completeness), not in XCom
+        requests={k: v for k, v in asdict(stats).items() if k not in ("asked", "source_said")},
         window_start=window.start.isoformat() if window else None,
         window_end=window.end.isoformat() if window else None,
         bookmark_from=after,
         bookmark_to=position,
     )
+
+
+def _record_extract_failure(dsn: str, batch_id: Any, feed: Feed, problems: list[str]) -> None:
+    """The ``extract_failed`` completeness row of a failed attempt, in a transaction of its
+    own; a failure to write it is logged, never raised over the extract's own error."""
+    from access_warehouse.quality.completeness import record_failure
+
+    try:
+        record_failure(
+            dsn, batch_id, "extract_failed", problems, selection=feed.selection.describe()
+        )
+    except Exception as exc:
+        log.warning("could not record the failed extract %s in dq.completeness: %s", batch_id, exc)
 
 
 def read_manifest(dsn: str, source_id: str) -> dict[str, FileState]:

@@ -38,9 +38,13 @@ from access_warehouse.landing import contains_nul_escape
 from access_warehouse.normalise import normalise_record
 from access_warehouse.quality.access_events import (
     AccessEventValidator,
+    RawRecordValidator,
     ValidationOutcome,
-    suite_name,
 )
+from access_warehouse.quality.batch_checks import BatchCheck, BatchChecksFailed, run_batch_checks
+from access_warehouse.quality.completeness import record_failure, record_load
+from access_warehouse.quality.data_docs import publish_validation, suites_of
+from access_warehouse.quality.policy import QualityPolicy
 from access_warehouse.quality.results import record_validation
 from access_warehouse.resolve import (
     ConfigItemRow,
@@ -323,6 +327,21 @@ def time_bounds(
     return EARLIEST, datetime.now(UTC) + CLOCK_SKEW
 
 
+def reprocess_page_bounds(request_stats: Any) -> dict[int, tuple[datetime, datetime]]:
+    """The bounds of each page of a re-processing batch (``quality/reprocess.py``; none for
+    any other batch). Such a batch has no window of its own: each page holds the records
+    quarantined by one earlier batch, and they are held to that batch's window (a bookmark
+    batch's: any plausible time), so that re-processing without a fix releases nothing."""
+    pages = ((request_stats or {}).get("reprocess") or {}).get("pages", [])
+    return {
+        int(page["page_no"]): time_bounds(
+            datetime.fromisoformat(page["window_start"]) if page["window_start"] else None,
+            datetime.fromisoformat(page["window_end"]) if page["window_end"] else None,
+        )
+        for page in pages
+    }
+
+
 def _check_time(events: list[dict[str, Any]], bounds: tuple[datetime, datetime]) -> None:
     lower, upper = bounds
     for event in events:
@@ -340,13 +359,24 @@ class _BatchLoader:
         feed: Feed,
         validator: AccessEventValidator,
         bounds: tuple[datetime, datetime],
+        raw_validator: RawRecordValidator | None = None,
+        windowed: bool = False,
+        page_bounds: dict[int, tuple[datetime, datetime]] | None = None,
     ):
         self.staging = staging
         self.feed = feed
         self.bounds = bounds
+        #: a re-processing batch's bounds per page (see ``reprocess_page_bounds``)
+        self.page_bounds = page_bounds or {}
+        #: a window batch's events are checked against its window by the suite
+        #: (``occurred_at.in_window``); a batch without one only against plausible times
+        self.windowed = windowed
         self.excluded: Counter[str] = Counter()
         self.validator = validator
+        self.raw_validator = raw_validator
         self.validation: ValidationOutcome | None = None
+        self.raw_validation: ValidationOutcome | None = None
+        self.validation_s = 0.0
         #: ancestors and parents of the staged events' object-path targets, by id
         self.config_items: dict[uuid.UUID, ConfigItemRow] = {}
         self.read = 0
@@ -370,8 +400,9 @@ class _BatchLoader:
         record_of_event: list[int] = []
         reasons_by_record: dict[int, list[str]] = {}
         raw_by_record: dict[int, bytes] = {}
+        raw_checked: list[int] = []  # records the kind's raw suite validates
         kept_records = 0
-        for index, (_page, _no, payload, raw) in enumerate(rows):
+        for index, (page, _no, payload, raw) in enumerate(rows):
             if payload is None:
                 record = _readable(raw)
                 records.append(record)
@@ -386,9 +417,12 @@ class _BatchLoader:
                 self.excluded[rule] += 1
                 continue
             kept_records += 1
+            if self.raw_validator is not None and type(record) is dict:
+                raw_checked.append(index)
             try:
                 record_events = normalise_record(self.feed.normalise, record, source_id)
-                _check_time(record_events, self.bounds)
+                if not self.windowed:
+                    _check_time(record_events, self.page_bounds.get(page, self.bounds))
                 record_rows = [_staging_row(event) for event in record_events]
             except NormalisationError as exc:
                 reasons_by_record[index] = [f"normalise: {exc}"]
@@ -396,16 +430,22 @@ class _BatchLoader:
             events.extend(record_events)
             staged.extend(record_rows)
             record_of_event.extend([index] * len(record_events))
+        started = time.monotonic()
+        if raw_checked and self.raw_validator is not None:
+            outcome = self.raw_validator.validate([records[index] for index in raw_checked])
+            self.raw_validation = _merged(self.raw_validation, outcome)
+            for row_no, reasons in outcome.failed_rows.items():
+                reasons_by_record.setdefault(raw_checked[row_no], []).extend(
+                    f"expectation: {self.raw_validator.name}.{reason}" for reason in reasons
+                )
         if events:
             outcome = self.validator.validate(events)
-            if self.validation is None:
-                self.validation = outcome
-            else:
-                self.validation.merge(outcome)
+            self.validation = _merged(self.validation, outcome)
             for row_no, reasons in outcome.failed_rows.items():
                 reasons_by_record.setdefault(record_of_event[row_no], []).extend(
                     f"expectation: {reason}" for reason in reasons
                 )
+        self.validation_s += time.monotonic() - started
         good = [
             row
             for row, index in zip(staged, record_of_event, strict=True)
@@ -438,6 +478,13 @@ class _BatchLoader:
             return self.feed.exclude(record)
         except Exception:  # an odd record is for normalise to reject, with its reason
             return None
+
+
+def _merged(total: ValidationOutcome | None, chunk: ValidationOutcome) -> ValidationOutcome:
+    if total is None:
+        return chunk
+    total.merge(chunk)
+    return total
 
 
 @contextmanager
@@ -477,7 +524,38 @@ def load_batch(
     run_id: str | None = None,
 ) -> LoadSummary:
     """Normalise, validate, resolve and upsert one extracted landing batch of ``feed``, all or
-    nothing; a bookmark feed's bookmark moves to the batch's end in the same transaction."""
+    nothing; a bookmark feed's bookmark moves to the batch's end in the same transaction.
+
+    A batch-level check that fails (:mod:`access_warehouse.quality.batch_checks`) loads
+    nothing of the window and raises :class:`BatchChecksFailed`; what was checked is recorded
+    in ``dq.validation_runs`` and ``dq.expectation_results`` all the same."""
+    try:
+        return _load_batch(dsn, batch_id, feed, chunk_size=chunk_size, dag_id=dag_id, run_id=run_id)
+    except BatchChecksFailed as exc:
+        with connect(dsn) as conn:
+            record_validation(conn, **exc.record, status="failed")
+        record_failure(
+            dsn,
+            uuid.UUID(str(batch_id)),
+            "failed_checks",
+            [f"{check.name}: {check.message}" for check in exc.failed],
+            selection=feed.selection.describe(),
+            counts={"quarantined": exc.record.get("failed_rows"), "excluded": None},
+            dag_id=dag_id,
+            run_id=run_id,
+        )
+        raise
+
+
+def _load_batch(
+    dsn: str,
+    batch_id: str | uuid.UUID,
+    feed: Feed,
+    *,
+    chunk_size: int,
+    dag_id: str | None,
+    run_id: str | None,
+) -> LoadSummary:
     batch_uuid = uuid.UUID(str(batch_id))
     source_id = feed.source_id
     started = time.monotonic()
@@ -514,13 +592,17 @@ def load_batch(
             },
         )
         conn.execute(sql("load/create_staging.sql"))  # type: ignore[arg-type]
-        suite = suite_name(feed.record_kind, feed.expectations is not None)
+        window = (window_start, window_end) if window_start and window_end else None
+        suite_kind = feed.suite_kind or feed.record_kind
         staging = _Staging(conn)
         loader = _BatchLoader(
             staging,
             feed,
-            AccessEventValidator(suite, feed.expectations),
+            AccessEventValidator(suite_kind, feed.expectations, window),
             time_bounds(window_start, window_end),
+            raw_validator=RawRecordValidator.for_kind(suite_kind, window),
+            windowed=window is not None,
+            page_bounds=reprocess_page_bounds(request_stats),
         )
         chunks = _landed_chunks(dsn, batch_uuid, chunk_size)
         try:
@@ -549,6 +631,36 @@ def load_batch(
                 f"landing batch {batch_uuid} says {landed} records but {loader.read} were read"
             )
         params = {"batch_id": batch_uuid, "source_id": source_id}
+        checks = run_batch_checks(
+            conn,
+            feed.quality or QualityPolicy(),
+            source_id=source_id,
+            window=window,
+            extracted=landed,
+            quarantined=loader.quarantined,
+            newest_event=execute(conn, "load/staged_time_range.sql").fetchone()[1],
+        )
+        failed = [check for check in checks if not check.success and check.severity == "error"]
+        for check in checks:
+            if not check.success:
+                log.warning("batch check %s: %s (%s)", check.name, check.message, check.severity)
+        record = {
+            "batch_id": batch_uuid,
+            "source_id": source_id,
+            "record_kind": suite_kind,
+            "events": loader.validation,
+            "raw": loader.raw_validation,
+            "raw_suite": loader.raw_validator.name if loader.raw_validator else None,
+            "checks": checks,
+            "failed_rows": loader.quarantined,
+            "window": window,
+            "dag_id": dag_id,
+            "run_id": run_id,
+        }
+        if failed:
+            # nothing of this window loads: the transaction rolls back; what failed is
+            # recorded on its own (after the rollback) so that people can see it
+            raise BatchChecksFailed(source_id, failed, record)
         duplicates, conflicting = execute(conn, "load/dedupe_staging.sql").fetchone()
         if conflicting:
             log.warning(
@@ -561,6 +673,18 @@ def load_batch(
         new_people = [row[0] for row in _step(conn, "load/insert_new_users.sql").fetchall()]
         new_users, new_stub_users = len(new_people), sum(new_people)
         _step(conn, "load/mark_directory_users.sql")
+        unresolved = execute(conn, "quality/unresolved_actors.sql").fetchone()[0]
+        checks.append(
+            BatchCheck(
+                "actors_resolved",
+                unresolved == 0,
+                "error",
+                {"unresolved_events": unresolved},
+                f"{unresolved} events have an actor that resolved to no person",
+            )
+        )
+        if unresolved:
+            raise BatchChecksFailed(source_id, [checks[-1]], record)
         _step(conn, "load/insert_identity_lineage.sql", params)
         _step(conn, "load/insert_user_aliases.sql")
         _stage_config_items(conn, loader.config_items)
@@ -581,15 +705,22 @@ def load_batch(
         _step(conn, "load/refresh_access_logs.sql", log_params)
         _step(conn, "load/delete_stale_access_logs.sql", log_params)
         _step(conn, "load/merge_new_access_logs.sql", log_params)
-        _step(conn, "load/insert_quarantine.sql", params)
-        record_validation(
+        _step(  # a re-processing batch updates the records it finds bad again
             conn,
-            batch_id=batch_uuid,
-            source_id=source_id,
-            suite_name=suite,
-            outcome=loader.validation,
-            failed_rows=loader.quarantined,
+            "load/insert_quarantine.sql",
+            {**params, "reprocessing": "reprocess" in (request_stats or {})},
         )
+        checks.append(
+            BatchCheck(
+                "natural_key_unique_in_batch",
+                duplicates == 0,
+                "warning",
+                {"duplicates": duplicates, "conflicting": conflicting},
+                f"{duplicates} events came more than once in this batch ({conflicting} with "
+                "different content: the one landed last is kept)",
+            )
+        )
+        record_validation(conn, **record, status=None)
         bookmark_advanced = _advance_bookmark(conn, params, bookmark_from, bookmark_to)
         _step(conn, "landing/mark_files_processed.sql", params)  # file feeds' manifest
         execute(conn, "load/lock_batch_chain.sql")
@@ -623,10 +754,12 @@ def load_batch(
                         "stale": stale,
                         "new_partitions": [month.isoformat() for month in new_partitions],
                         "chunk_size": chunk_size,
+                        "validation_s": round(loader.validation_s, 3),
                     }
                 ),
             },
         ).fetchone()
+        record_load(conn, batch_uuid, feed, counts, dag_id=dag_id, run_id=run_id)  # dq.completeness
         execute(conn, "landing/mark_loaded.sql", params)
     seconds = time.monotonic() - started
     summary = LoadSummary(
@@ -657,6 +790,20 @@ def load_batch(
         duplicates,
         seconds,
     )
+    # after the commit: Data Docs only report (a failure is a warning, never the load's)
+    docs = publish_validation(
+        [loader.raw_validation, loader.validation],
+        suites=suites_of(loader.raw_validator, loader.validator),
+        source_id=source_id,
+        batch_id=batch_uuid,
+        window_start=window_start,
+        window_end=window_end,
+        quarantined=loader.quarantined,
+        dag_id=dag_id,
+        run_id=run_id,
+    )
+    if docs is not None:
+        log.info("data docs: %s", docs)
     return summary
 
 

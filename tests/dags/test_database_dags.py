@@ -184,7 +184,7 @@ def test_each_database_source_gets_its_dag(configured: str) -> None:
         assert "kind `postgres_audit_trigger`" in dag.doc_md
         assert "forward-only bookmark on (`event_id`" in dag.doc_md
         assert {"database", "postgres_audit_trigger", f"server:{server}"} <= set(dag.tags)
-        assert len(dag.params) == 0  # a bookmark: no window to choose
+        assert set(dag.params) == {"reprocess_quarantine"}  # a bookmark: no window to choose
     assert f"connection `{APP_CONN}`" in dags["db_audit_appdb"].doc_md
     assert f"connection `{DOWN_CONN}`" in dags["db_audit_downdb"].doc_md
 

@@ -54,7 +54,7 @@ def demo(data_dir: Path) -> str:
 def _assert_database_step(output: str) -> None:
     """The database source: its rows beside the Entra ones, one person across both, the
     password of the workload in no table, the setup login excluded and counted."""
-    step = output.split("6/10 database source", 1)[1].split("7/10 HTTP and file sources", 1)[0]
+    step = output.split("6/11 database source", 1)[1].split("7/11 HTTP and file sources", 1)[0]
     batches = re.findall(r"^(\{.*?\}|\(nothing new\))\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", step, re.M)
     assert batches[0][1:] == ("9", "7", "0", "2"), batches  # 2 rows by the excluded setup login
     assert all(row[0] == "(nothing new)" and row[1] == "0" for row in batches[1:]), batches
@@ -111,13 +111,31 @@ def test_demo_prints_intervals_and_a_rerun_changes_nothing(data_dir: Path) -> No
     _assert_files_step(output, rerun=True)
     _assert_other_databases_step(first_output, rerun=False)
     _assert_other_databases_step(output, rerun=True)
+    _assert_quality_step(first_output)
+
+
+def _assert_quality_step(output: str) -> None:
+    """The daily summary lists every loading source's days, the expectations that did not
+    hold are named with what was observed, and the Data Docs index exists."""
+    step = output.split("11/11 data quality", 1)[1]
+    days = re.findall(
+        r"^(?:\d{4}-\d\d-\d\d)?\s+(\S+:\S+)\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+(\w+)$",
+        step,
+        re.M,
+    )
+    sources = {source for source, _ in days}
+    assert {"entra:contoso:signins", "postgres_audit_trigger:appdb", "ecs_jsonl:engflow"} <= sources
+    assert all(status in ("complete", "not_reconciled") for _, status in days), days
+    assert "expectations that did not hold" in step
+    index = re.search(r"^Data Docs: (\S+index\.html)$", step, re.M)
+    assert index and Path(index.group(1)).is_file(), step[-2000:]
 
 
 def _assert_other_databases_step(output: str, *, rerun: bool) -> None:
     """MariaDB's general log and server_audit files under the people's workload, ClickHouse's
     query log in chdb, SQL Server's documented rows: each loads, counts reconcile, the people
     are the Entra people, root is excluded, the administrator's password is nowhere."""
-    step = output.split("10/10 ", 1)[1]
+    step = output.split("10/11 ", 1)[1].split("11/11 ", 1)[0]
     loads = _step_loads(step)
     assert set(loads) == {
         "db_audit_crm_general_log",
@@ -143,7 +161,7 @@ def _assert_other_databases_step(output: str, *, rerun: bool) -> None:
 
 def _loads(output: str) -> dict[str, tuple[int, ...]]:
     """DAG id -> (extracted, loaded, quarantined, excluded, inserted, unchanged) of step 8."""
-    return _step_loads(output.split("8/10 ", 1)[1].split("9/10 ", 1)[0])
+    return _step_loads(output.split("8/11 ", 1)[1].split("9/11 ", 1)[0])
 
 
 def _step_loads(step: str) -> dict[str, tuple[int, ...]]:

@@ -68,7 +68,7 @@ def test_toy_window_kind_gets_its_dag_doc_and_runs(
 
     dag = load_dags()["toy_demo"]
     assert DOC in dag.doc_md and "time window on `at`" in dag.doc_md
-    assert set(dag.params) == {"window_start", "window_end"}
+    assert set(dag.params) == {"window_start", "window_end", "reprocess_quarantine"}
     assert set(dag.tags) == {"toy"}
     assert run(dag, DAY) == "success"
 
@@ -78,7 +78,8 @@ def test_toy_window_kind_gets_its_dag_doc_and_runs(
     with psycopg.connect(warehouse) as conn:
         reasons = conn.execute("SELECT reasons FROM dq.quarantine").fetchone()[0]
         suite = conn.execute("SELECT suite_name FROM dq.validation_runs").fetchone()[0]
-    assert reasons == ["expectation: expect_column_values_to_match_regex(event_id)"]
+    # the kind's own expectation (in code), named by its column, then the GX expectation
+    assert reasons == ["expectation: kind.event_id: expect_column_values_to_match_regex(event_id)"]
     assert suite == "access_events.toy_events"
 
 
@@ -139,7 +140,7 @@ def test_bookmark_moves_only_with_committed_loads_and_never_past_an_unloaded_rec
     write_lines(toy_file, [toy_line(n, seq=n // 4) for n in range(7)])
     use_config(tmp_path, monkeypatch, sources(toy_file, "bookmark"))
     dag = load_dags()["toy_demo"]
-    assert len(dag.params) == 0  # no window to choose
+    assert set(dag.params) == {"reprocess_quarantine"}  # no window to choose
     assert "forward-only bookmark" in dag.doc_md
 
     assert run(dag, DAY) == "success"

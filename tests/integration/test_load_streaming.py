@@ -93,7 +93,9 @@ def test_tiny_blocks_chunks_and_quarantine_buffer_load_the_same_as_defaults(
     assert default.quarantined >= 9  # 2 invalid fixtures x 4 copies + the raw record
 
     with psycopg.connect(warehouse_dsn) as conn:
-        conn.execute("TRUNCATE audit.access_events, audit.access_logs, dq.quarantine")
+        conn.execute(
+            "TRUNCATE audit.access_events, audit.access_logs, dq.quarantine, dq.quarantine_history"
+        )
         conn.execute("DELETE FROM audit.batches")
     monkeypatch.setattr(load, "BLOCK", 5)
     monkeypatch.setattr(load._Staging, "QUARANTINE_BUFFER", 2)

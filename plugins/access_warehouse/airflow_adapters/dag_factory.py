@@ -26,15 +26,29 @@ _RUN_DOC = """
 Source id `{source_id}`, schedule `{schedule}` UTC; each run extracts by {selection}.
 
 Each run lands what the source sent, raw, in `landing.records`, normalises it to the
-access-event contract, validates it with the GX suite (failures go to `dq.quarantine` with
-reasons), resolves people and config items, and upserts `audit.access_events` and
-`audit.access_logs` in one transaction.
+access-event contract, validates it with the repo's GX suites (`include/quality/suites/`:
+rows that fail go to `dq.quarantine` with every failed expectation), resolves people and config
+items, and upserts `audit.access_events` and `audit.access_logs` in one transaction.
+
+* **Batch-level checks fail the run and load nothing of the window**, naming the check and by
+  how much: the share quarantined, volume against the trailing windows, no events where there
+  normally are some, the newest event's age (thresholds: the source's `quality:` block).
+* Results: `dq.validation_runs`, `dq.expectation_results`; what was asked and what the source
+  said, and whether it reconciles: `dq.completeness`, per day `dq.daily_summary`; the task log
+  names the Data Docs page.
 
 * **Reruns are safe**: events upsert on their natural key; a rerun changes no row.
 * Every run adds a row to `audit.batches`: extracted = loaded + quarantined + excluded.
 * A run that fails leaves `audit` untouched and its landing batch marked `failed`; the retry
   starts a fresh batch.
 {manual}
+* **Re-processing quarantine** (after a fix): trigger a run with `reprocess_quarantine` on.
+  After its load, the `reprocess_quarantine` task lands this source's open `dq.quarantine`
+  records again as a new landing batch and loads it with the current code and config (no
+  bookmark or file manifest moves). Records that load, or that the config now excludes, leave
+  quarantine (`released_at`); the others stay with their new reasons;
+  `dq.quarantine_history` keeps when and why. Off (the task is skipped) unless asked. The same
+  from a shell: `python -m access_warehouse.cli reprocess-quarantine {source_id} --dsn DSN`.
 """
 
 _WINDOW_MANUAL = """* **Manual runs** have no data interval: set `window_start`/`window_end`
@@ -66,8 +80,17 @@ def feed_doc(feed: Feed) -> str:
 
 
 def _params(feed: Feed) -> dict[str, Param]:
+    reprocess = {
+        "reprocess_quarantine": Param(
+            False,
+            type="boolean",
+            title="Re-process quarantine",
+            description="After the load, also load this source's open quarantined records "
+            "again with the current code and config (dq.quarantine; see the DAG's docs)",
+        )
+    }
     if not isinstance(feed.selection, TimeWindow):
-        return {}
+        return reprocess
     return {
         "window_start": Param(
             None, type=["null", "string"], description="ISO 8601 UTC; manual runs only"
@@ -75,11 +98,12 @@ def _params(feed: Feed) -> dict[str, Param]:
         "window_end": Param(
             None, type=["null", "string"], description="ISO 8601 UTC; manual runs only"
         ),
+        **reprocess,
     }
 
 
 def build_dag(feed: Feed) -> Any:
-    """The DAG of one feed: migrate -> extract -> load."""
+    """The DAG of one feed: migrate -> extract -> load -> reprocess_quarantine (on request)."""
     source_id = feed.source_id
 
     @dag(
@@ -108,9 +132,17 @@ def build_dag(feed: Feed) -> Any:
         def load(extracted: dict) -> dict:
             return tasks.load(source_id, extracted, get_current_context())
 
+        @task(
+            outlets=[ACCESS_EVENTS],
+            doc_md="With the `reprocess_quarantine` param on: load the source's open quarantined "
+            "records again (a new landing batch); skipped otherwise. Returns the counts.",
+        )
+        def reprocess_quarantine(loaded: dict) -> dict:
+            return tasks.reprocess_quarantine(source_id, loaded, get_current_context())
+
         extracted = extract()
         migrate_warehouse() >> extracted
-        load(extracted)
+        reprocess_quarantine(load(extracted))
 
     return source_feed()
 

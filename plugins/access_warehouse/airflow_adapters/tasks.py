@@ -61,3 +61,32 @@ def load(source_id: str, extracted: dict[str, Any], context: dict[str, Any]) -> 
         run_id=context.get("run_id"),
     )
     return summary.as_xcom()
+
+
+def reprocess_quarantine(
+    source_id: str, loaded: dict[str, Any], context: dict[str, Any]
+) -> dict[str, Any]:
+    """With the run's ``reprocess_quarantine`` param on, re-process the source's open quarantine
+    (leaving out what this run's own load just quarantined); the task is skipped otherwise."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from access_warehouse.quality.reprocess import reprocess_quarantine as reprocess
+
+    if not (context.get("params") or {}).get("reprocess_quarantine"):
+        raise AirflowSkipException("reprocess_quarantine is off for this run")
+    summary = reprocess(
+        warehouse_dsn(),
+        load_sources().feed(source_id, dag_id=context["dag"].dag_id),
+        except_batch_id=loaded["batch_id"],
+        dag_id=context["dag"].dag_id,
+        run_id=context.get("run_id"),
+    )
+    log.info(
+        "re-processed quarantine of %s: %d selected, %d released (%d excluded), %d kept",
+        source_id,
+        summary.selected,
+        summary.released,
+        summary.excluded,
+        summary.kept,
+    )
+    return summary.as_xcom()

@@ -22,6 +22,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from access_warehouse.quality.policy import QualityPolicy
+
 #: A source's name: part of its DAG ids and source ids, so lower-case and stable.
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,40}$"
 
@@ -126,6 +128,19 @@ class RequestStats:
     files_read: int = 0  # file sources: files landed by this extract
     files_skipped: int = 0  # unchanged since their committed load
     files_deferred: int = 0  # still being written (cut short, or changing): the next run
+    # --- completeness evidence (dq.completeness; access_warehouse.quality.completeness) ---
+    # JSON values only. The shared extract and load add the selection, window or bookmark,
+    # pages and records; a kind adds what only it knows.
+    #: What the fetch asked, exactly: the URL and its ``$filter``, the SQL text and its bound
+    #: parameters, the files read.
+    asked: dict[str, Any] = field(default_factory=dict)
+    #: What the source answered about it: pages and ``paging_ended`` (the last page had no next
+    #: link), ``files`` (path -> size, lines counted, lines read), ``count`` and ``count_snapshot``
+    #: (whether the count shares the read's snapshot).
+    source_said: dict[str, Any] = field(default_factory=dict)
+    #: What the source says the request holds (a ``count(*)`` over the same window, the lines
+    #: of the files read); None where it cannot say.
+    source_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -215,6 +230,11 @@ class Feed:
     #: Monitor export of a Graph feed's sign-ins): it writes under that id, so each event is
     #: stored once; config allows one owner and any number of such feeds per source id.
     shares_source_id: bool = False
+    #: The record kind whose suites (``include/quality/suites/``) validate this feed, when it
+    #: is not ``record_kind`` (a feed in another kind's shape, e.g. ``exec``).
+    suite_kind: str | None = None
+    #: The source's batch-level check thresholds (its ``quality:`` block); None: the defaults.
+    quality: QualityPolicy | None = None
 
 
 class SourceConfig(StrictModel):
@@ -226,6 +246,8 @@ class SourceConfig(StrictModel):
 
     kind: str
     name: str = Field(pattern=NAME_PATTERN)
+    #: Thresholds of the checks that fail a whole window (see ``QualityPolicy``).
+    quality: QualityPolicy = QualityPolicy()
 
     def feeds(self) -> list[Feed]:
         """The enabled feeds of this source (each becomes a DAG)."""

@@ -175,6 +175,11 @@ class DatabaseSource(SourceConfig):
     #: group named ``secret`` masks only that group.
     redact_patterns: Annotated[tuple[str, ...], AfterValidator(_valid_patterns)] = ()
     max_active_runs: int = Field(1, ge=1, le=16)
+    #: Kinds that read a table (generic_sql, mysql_general_log, postgres_csvlog's table mode)
+    #: also run ``count(*)`` over the same window in the same read, as completeness evidence
+    #: (``dq.completeness.source_count``); false skips it (a count costs one more scan). Kinds
+    #: that cannot count ignore it.
+    count_window: bool = True
 
     @field_validator("schedule")
     @classmethod

@@ -259,6 +259,7 @@ class ExecSource(SourceConfig):
                 exclude=shape.exclude,
                 redact=mask,
                 expectations=shape.expectations,
+                suite_kind=shape.suite_kind or shape.record_kind,  # the shape's suites
                 doc_md=(
                     f"Command `{self.display()}`, output in the shape of kind `{self.format}`"
                     f" (`{shape.record_kind}`).\n\n{DOC}\n\n## The format\n\n{shape.doc_md}"

@@ -387,6 +387,14 @@ def file_pages(source: FileSource, request: FetchRequest) -> Iterator[Page]:
     stats = request.stats
     fs, listed = find_files(source)
     log.info("%d files match %s", len(listed), source.path)
+    # Completeness evidence: the files read, each with its lines as counted by the check pass
+    # and as landed; the source's count is the sum of the lines counted.
+    read_paths: list[str] = []
+    said_files: dict[str, dict[str, Any]] = {}
+    deferred: dict[str, str] = {}
+    stats.asked.update(path=source.path, files_listed=len(listed), files=read_paths)
+    stats.source_said.update(files=said_files, deferred=deferred)
+    stats.source_count = 0
     for path, info in listed.items():
         known = request.processed.get(path)
         if known is not None and known.size == _size(info) and known.modified_at == _modified(info):
@@ -396,6 +404,7 @@ def file_pages(source: FileSource, request: FetchRequest) -> Iterator[Page]:
             checked = _check(source, fs, path, info)
         except _Incomplete as exc:
             stats.files_deferred += 1
+            deferred[path] = str(exc)
             log.warning("%s waits for the next run: %s", path, exc)
             continue
         except FileNotFoundError:
@@ -408,6 +417,14 @@ def file_pages(source: FileSource, request: FetchRequest) -> Iterator[Page]:
             continue
         stats.files_read += 1
         stats.requests += 1
+        read_paths.append(path)
+        said = said_files[path] = {
+            "size": state.size,
+            "sha256": state.sha256,
+            "lines": state.records,
+            "read": 0,
+        }
+        stats.source_count += state.records
         reading = _Reading(
             source,
             fs,
@@ -423,10 +440,12 @@ def file_pages(source: FileSource, request: FetchRequest) -> Iterator[Page]:
             page.append(record)
             if len(page) >= source.page_size:
                 landed += len(page)
+                said["read"] = landed
                 yield Page(records=page, stream=path)
                 page = []
         if page:
             landed += len(page)
+            said["read"] = landed
             yield Page(records=page, stream=path)
         assert reading.reader is not None
         if landed != state.records or reading.reader.sha256.hexdigest() != state.sha256:

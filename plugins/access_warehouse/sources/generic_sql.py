@@ -265,10 +265,15 @@ class GenericSqlSource(DatabaseSource):
         engine = self._engine()
         try:
             with engine.connect() as conn:
-                if conn.dialect.name == "postgresql":
-                    # Defence in depth: SELECT is all this source ever needs.
-                    conn = conn.execution_options(postgresql_readonly=True)
+                snapshot = conn.dialect.name == "postgresql"
+                if snapshot:
+                    # Defence in depth: SELECT is all this source ever needs. One snapshot for
+                    # the whole read, so the window's count(*) and its rows are comparable.
+                    conn = conn.execution_options(
+                        postgresql_readonly=True, isolation_level="REPEATABLE READ"
+                    )
                 query = _Query(self, conn, request)
+                self._completeness(conn, query, request, snapshot)
                 result = conn.execution_options(yield_per=self.page_size).execute(query.select)
                 request.stats.requests += 1
                 for rows in result.partitions():
@@ -284,6 +289,28 @@ class GenericSqlSource(DatabaseSource):
             raise wrap(exc) from None
         finally:
             engine.dispose()
+
+    def _completeness(
+        self, conn: Connection, query: _Query, request: FetchRequest, snapshot: bool
+    ) -> None:
+        """What the read asks (the SELECT as the dialect compiles it, with its bound values)
+        and, unless ``count_window`` is off, the source's ``count(*)`` over the same rows, taken
+        just before them in the same transaction (``snapshot``: in the same snapshot too)."""
+        import sqlalchemy as sa
+
+        compiled = query.select.compile(conn)
+        request.stats.asked.update(
+            table=self.table,
+            query=str(compiled),
+            parameters={name: json_safe(value) for name, value in compiled.params.items()},
+        )
+        if not self.count_window:
+            return
+        counting = sa.select(sa.func.count()).select_from(query.select.order_by(None).subquery())
+        count = conn.execute(counting).scalar_one()
+        request.stats.requests += 1
+        request.stats.source_count = int(count)
+        request.stats.source_said.update(count=int(count), count_snapshot=snapshot)
 
     def _engine(self) -> Engine:
         import sqlalchemy as sa
@@ -709,6 +736,14 @@ re-reads the last N cursor units (seconds for a timestamp cursor), so a row comm
 behind the bookmark is still picked up; natural-key upserts make the re-read exact. An index on
 the time column (window) or on (cursor, key) (bookmark) keeps each run cheap. Rows are streamed
 in pages of `page_size` (a server-side cursor where the driver has one).
+
+Completeness (`dq.completeness`): each read records its SELECT as the dialect compiles it and
+its bound values, and, unless `count_window: false`, a `count(*)` over the same rows taken
+just before them in the same transaction. On Postgres the read runs in one read-only
+REPEATABLE READ snapshot, so count and rows must agree exactly. Elsewhere (SQLite, other
+dialects) the count is a separate statement over a live table and can differ by rows written
+in between: a count below the rows extracted is accepted (rows committed after the count), a
+count above it marks the window `not_reconciled` (rows the read did not return).
 
 Minimum privileges: SELECT on the table or view only (plus CONNECT/USAGE on its database and
 schema). Postgres sessions are opened read-only; SQLite files are opened with `mode=ro`.

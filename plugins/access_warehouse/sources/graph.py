@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import orjson
@@ -271,6 +272,14 @@ async def fetch_window(
                 return page
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
+    # Completeness evidence: each stream's request as sent, and whether its paging ended
+    # (a page without @odata.nextLink); false until it did, so a cut-short fetch says so.
+    asked_streams: list[dict[str, Any]] = []
+    said_streams: dict[str, dict[str, Any]] = {}
+    stats.asked.update(
+        conn_id=query.conn_id, api_version=query.api_version, path=query.path, streams=asked_streams
+    )
+    stats.source_said.update(paging_ended=False, streams=said_streams)
     try:
         for stream in query.streams:
             url: str | None = query.path
@@ -278,6 +287,14 @@ async def fetch_window(
                 "$filter": window_filter(query.time_field, start, end, stream),
                 "$top": query.page_size,
             }
+            said = said_streams[stream or "all"] = {"pages": 0, "records": 0, "paging_ended": False}
+            asked_streams.append(
+                {
+                    "stream": stream or "all",
+                    "request": f"GET /{query.api_version}/{query.path}?{urlencode(params)}",
+                    "params": dict(params),
+                }
+            )
             pages = 0
             previous_ids: tuple[Any, ...] = ()
             while url:
@@ -285,12 +302,15 @@ async def fetch_window(
                 records = response["value"]
                 previous_ids = _record_ids(records)
                 pages += 1
+                said["pages"], said["records"] = pages, said["records"] + len(records)
                 yield stream, records
                 url = response.get("@odata.nextLink")
                 params = None  # the next link carries the query
                 if url:
                     await hook.assert_allowed_host(url)  # the provider's SSRF guard
+            said["paging_ended"] = True
             stats.by_stream[stream or "all"] = pages
+        stats.source_said["paging_ended"] = all(s["paging_ended"] for s in said_streams.values())
     finally:
         await hook.close()
 

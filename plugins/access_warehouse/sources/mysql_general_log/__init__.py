@@ -144,6 +144,23 @@ def fetch_window(source: MysqlGeneralLogSource, request: FetchRequest) -> Iterat
             else:
                 start = window.start.astimezone(UTC).replace(tzinfo=None)
                 end = window.end.astimezone(UTC).replace(tzinfo=None)
+            select = sql_file(f"{SQL}/select_window.sql").format(table=table)
+            params = {"start": start, "end": end}
+            request.stats.asked.update(
+                table=source.table,
+                query=select,
+                parameters={name: moment.isoformat() for name, moment in params.items()},
+                event_time=f"{source.timezone} local time (DATETIME)" if naive_local else "UTC",
+            )
+            if source.count_window:
+                counting = conn.cursor()
+                counting.execute(sql_file(f"{SQL}/count_window.sql").format(table=table), params)
+                [(count,)] = counting.fetchall()  # all of it: a client may not leave rows unread
+                counting.close()
+                request.stats.requests += 1
+                request.stats.source_count = int(count)
+                # a CSV log table has no snapshot: the read may see rows written after the count
+                request.stats.source_said.update(count=int(count), count_snapshot=False)
             log.info(
                 "%s: reading %s on %s, event_time in [%s, %s)%s",
                 source.source_id,
@@ -154,10 +171,7 @@ def fetch_window(source: MysqlGeneralLogSource, request: FetchRequest) -> Iterat
                 f" ({source.timezone} local time: a DATETIME column)" if naive_local else " UTC",
             )
             rows = mysql_stream_cursor(conn, client)
-            rows.execute(
-                sql_file(f"{SQL}/select_window.sql").format(table=table),
-                {"start": start, "end": end},
-            )
+            rows.execute(select, params)
             while batch := rows.fetchmany(source.page_size):
                 request.stats.requests += 1
                 yield Page(

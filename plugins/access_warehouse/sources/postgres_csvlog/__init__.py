@@ -254,6 +254,9 @@ def fetch_table(source: PostgresCsvlogSource, request: FetchRequest) -> Iterator
         conninfo = psycopg.conninfo.make_conninfo(conninfo, dbname=source.database)
     try:
         with psycopg.connect(conninfo, connect_timeout=10) as conn:
+            # One read-only snapshot for the whole read: the window's count and its rows agree.
+            conn.read_only = True
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             request.stats.requests += 1
             present = [
                 row[0]
@@ -272,9 +275,23 @@ def fetch_table(source: PostgresCsvlogSource, request: FetchRequest) -> Iterator
             query = pgsql.SQL(sql_text("sources/postgres_csvlog/select_window.sql")).format(
                 columns=pgsql.SQL(", ").join(map(pgsql.Identifier, columns)), table=table
             )
+            params = {"start": start, "end": end}
+            request.stats.asked.update(
+                table=source.table,
+                query=query.as_string(conn),
+                parameters={name: moment.isoformat() for name, moment in params.items()},
+            )
+            if source.count_window:
+                counting = pgsql.SQL(sql_text("sources/postgres_csvlog/count_window.sql")).format(
+                    table=table
+                )
+                (count,) = conn.execute(counting, params).fetchone()
+                request.stats.requests += 1
+                request.stats.source_count = count
+                request.stats.source_said.update(count=count, count_snapshot=True)
             with conn.cursor(name="postgres_csvlog_window") as cursor:
                 cursor.itersize = source.page_size
-                cursor.execute(query, {"start": start, "end": end})
+                cursor.execute(query, params)
                 while rows := cursor.fetchmany(source.page_size):
                     yield Page(
                         records=[
