@@ -219,7 +219,8 @@ def demo(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     # GX Data Docs of every load (access_warehouse.quality.data_docs), under this data folder
-    os.environ.setdefault("ACCESS_WAREHOUSE_DATA_DOCS", str(data_dir / "data-docs"))
+    # the demo always shows its Data Docs: in its data folder
+    os.environ["ACCESS_WAREHOUSE_DATA_DOCS"] = str(data_dir / "data-docs")
     config = load_sources()
     tenant = next(s for s in config.sources if s.kind == "entra" and getattr(s, "default", False))
     print_sources(config)

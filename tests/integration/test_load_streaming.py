@@ -94,7 +94,8 @@ def test_tiny_blocks_chunks_and_quarantine_buffer_load_the_same_as_defaults(
 
     with psycopg.connect(warehouse_dsn) as conn:
         conn.execute(
-            "TRUNCATE audit.access_events, audit.access_logs, dq.quarantine, dq.quarantine_history"
+            "TRUNCATE audit.access_events, audit.access_logs, dq.quarantine, dq.quarantine_history,"
+            " dq.reprocess_records"
         )
         conn.execute("DELETE FROM audit.batches")
     monkeypatch.setattr(load, "BLOCK", 5)
