@@ -19,7 +19,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -87,6 +87,8 @@ class LoadSummary:
     new_config_items: int
     seconds: float
     batch_hash: str
+    #: UTC days (ISO) whose reports this load changed: ``access_reporting`` rebuilds them
+    touched_days: list[str] = field(default_factory=list)
 
     def as_xcom(self) -> dict[str, Any]:
         return asdict(self)
@@ -723,6 +725,19 @@ def _load_batch(
         record_validation(conn, **record, status=None)
         bookmark_advanced = _advance_bookmark(conn, params, bookmark_from, bookmark_to)
         _step(conn, "landing/mark_files_processed.sql", params)  # file feeds' manifest
+        touched_days = [
+            day.isoformat()
+            for day in execute(
+                conn,
+                "load/touched_days.sql",
+                {
+                    "source_id": source_id,
+                    "window_start": window_start,
+                    "window_end": window_end,
+                    "extracted_at": extracted_at,
+                },
+            ).fetchone()[0]
+        ]
         execute(conn, "load/lock_batch_chain.sql")
         counts = {
             "extracted": landed,
@@ -755,6 +770,7 @@ def _load_batch(
                         "new_partitions": [month.isoformat() for month in new_partitions],
                         "chunk_size": chunk_size,
                         "validation_s": round(loader.validation_s, 3),
+                        "touched_days": touched_days,
                     }
                 ),
             },
@@ -774,6 +790,7 @@ def _load_batch(
         seconds=round(seconds, 3),
         batch_hash=batch_hash,
         events=loader.events,
+        touched_days=touched_days,
         **counts,
     )
     log.info(

@@ -1,0 +1,31 @@
+-- The access review rows (reporting.access_review, per person and resource as of its build's
+-- day: the table holds the latest build only, so as_of says which day they speak for).
+SELECT person,
+       display_name,
+       external_user_id,
+       resource_type,
+       resource_name,
+       config_id,
+       sources,
+       first_access_at,
+       last_access_at,
+       last_success_at,
+       active_days_30,
+       active_days_90,
+       events_90,
+       mfa_share_90,
+       mfa_unknown_90,
+       last_ip,
+       last_country,
+       is_stub,
+       is_guest,
+       is_disabled,
+       is_deleted,
+       as_of,
+       evaluable,
+       status,
+       build_id,
+       built_at
+FROM reporting.access_review
+ORDER BY person COLLATE "C" NULLS LAST, external_user_id, resource_name COLLATE "C" NULLS LAST,
+         config_id NULLS FIRST
