@@ -11,6 +11,10 @@ connections a source's client reads).
     python -m access_warehouse.cli data-docs [--open-path]   rebuild the GX Data Docs, print index
     python -m access_warehouse.cli reprocess-quarantine SOURCE_ID --dsn DSN [--batch ID]
         [--reason-like TEXT] [--id N ...] [--dry-run]   re-load quarantined records after a fix
+    python -m access_warehouse.cli evidence-pack --from YYYY-MM-DD --to YYYY-MM-DD --dsn DSN
+        [--out DIR]   freeze a review period's population and access into an evidence pack
+    python -m access_warehouse.cli evidence-verify DIR [--dsn DSN]   check a pack's files and
+        manifest (and, with --dsn, the warehouse's record of it); exit 1 on any problem
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -149,6 +154,75 @@ def _daily_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day YYYY-MM-DD: {text!r}") from None
+
+
+def _evidence_pack(args: argparse.Namespace) -> int:
+    """Freeze a review period into an evidence pack; print the folder, each file's rows and
+    SHA-256, and the manifest's SHA-256 (exit 2 when the period or the folder is refused)."""
+    from access_warehouse.reporting.evidence import (
+        EvidencePackError,
+        default_pack_dir,
+        write_evidence_pack,
+    )
+
+    out = args.out or default_pack_dir(args.period_from, args.period_to)
+    try:
+        pack = write_evidence_pack(args.dsn, args.period_from, args.period_to, out)
+    except EvidencePackError as exc:
+        print(f"evidence-pack: {exc}", file=sys.stderr)
+        return 2
+    print(f"evidence pack {pack.pack_id}: {pack.period_start} .. {pack.period_end} (UTC days)")
+    print(f"folder: {pack.directory}")
+    width = max(len(f.name) for f in pack.files)
+    for f in pack.files:
+        print(f"  {f.name:<{width}}  {f.rows:>9} rows  {f.bytes:>11} bytes  sha256 {f.sha256}")
+    print(f"manifest.json sha256 {pack.manifest_sha256}")
+    head = pack.chain_head.get("latest")
+    print(
+        f"chain head: batch {head['sequence_no']} ({head['source_id']}) {head['batch_hash']}"
+        if head
+        else "chain head: no batches loaded"
+    )
+    not_evaluable = pack.completeness["not_evaluable"]
+    print(
+        "coverage: every source evaluable on every day of the period"
+        if not not_evaluable
+        else "coverage: not evaluable on "
+        + "; ".join(f"{source}: {len(days)} day(s)" for source, days in not_evaluable.items())
+        + " (coverage.csv says why)"
+    )
+    print("keep the manifest's sha256 outside the warehouse too (e.g. in the review ticket)")
+    return 0
+
+
+def _evidence_verify(args: argparse.Namespace) -> int:
+    """Exit 0 when the pack verifies, 1 naming every problem."""
+    from access_warehouse.reporting.evidence import verify_evidence_pack
+
+    result = verify_evidence_pack(args.dir, args.dsn)
+    for problem in result.problems:
+        print(problem)
+    if not result.ok:
+        print(f"NOT VERIFIED: {len(result.problems)} problem(s) in {args.dir}")
+        return 1
+    start, end = result.period or ("?", "?")
+    against = (
+        "; the warehouse's record and chain heads match"
+        if result.database_checked
+        else "; not compared with the warehouse (no --dsn)"
+    )
+    print(
+        f"verified: pack {result.pack_id} ({start} .. {end}), {result.files_checked} files, "
+        f"manifest sha256 {result.manifest_sha256}{against}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m access_warehouse.cli", description=__doc__)
     parser.add_argument("--path", type=Path, help="a sources.yaml other than the shipped one")
@@ -197,6 +271,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     reprocess.add_argument("--dry-run", action="store_true", help="count, change nothing")
     reprocess.set_defaults(func=_reprocess_quarantine)
+    pack = commands.add_parser(
+        "evidence-pack",
+        help="freeze a review period's population and access into files with a manifest",
+    )
+    pack.add_argument("--from", dest="period_from", type=_day, required=True, help="first day")
+    pack.add_argument("--to", dest="period_to", type=_day, required=True, help="last day")
+    pack.add_argument("--dsn", required=True)
+    pack.add_argument(
+        "--out", type=Path, help="a new or empty folder; default: under ACCESS_WAREHOUSE_EVIDENCE"
+    )
+    pack.set_defaults(func=_evidence_pack)
+    verify = commands.add_parser(
+        "evidence-verify", help="check an evidence pack; exit 1 on any problem"
+    )
+    verify.add_argument("dir", type=Path, metavar="DIR")
+    verify.add_argument("--dsn", help="also compare with the warehouse's record of the pack")
+    verify.set_defaults(func=_evidence_verify)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -10,14 +10,12 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 
 from access_warehouse.airflow_adapters import tasks
+from access_warehouse.airflow_adapters.assets import ACCESS_EVENTS
 from access_warehouse.config import SourcesConfig, load_sources
 from access_warehouse.sources.base import Feed, FileManifest, TimeWindow
-
-#: Updated by every load; ``access_reporting`` runs on it.
-ACCESS_EVENTS = Asset("warehouse://audit/access_events")
 
 _RUN_DOC = """
 ---

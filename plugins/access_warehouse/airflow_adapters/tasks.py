@@ -50,7 +50,8 @@ def extract(source_id: str, context: dict[str, Any]) -> dict[str, Any]:
 
 
 def load(source_id: str, extracted: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
-    """Normalise, validate, resolve and upsert the batch the extract task landed."""
+    """Normalise, validate, resolve and upsert the batch the extract task landed; the Asset
+    event says which days the load touched, for ``access_reporting``."""
     from access_warehouse.load import load_batch
 
     summary = load_batch(
@@ -60,7 +61,21 @@ def load(source_id: str, extracted: dict[str, Any], context: dict[str, Any]) -> 
         dag_id=context["dag"].dag_id,
         run_id=context.get("run_id"),
     )
+    announce_touched_days(context, source_id, summary.touched_days)
     return summary.as_xcom()
+
+
+def announce_touched_days(context: dict[str, Any], source_id: str, days: list[str]) -> None:
+    """Put the days a load touched into the extra of its ``ACCESS_EVENTS`` Asset event."""
+    from access_warehouse.airflow_adapters.assets import ACCESS_EVENTS
+
+    outlet_events = context.get("outlet_events")
+    if outlet_events is None:  # called outside a task with that outlet
+        return
+    extra = outlet_events[ACCESS_EVENTS].extra
+    extra["source_id"] = source_id
+    extra["days"] = sorted(set(extra.get("days", [])) | set(days))
+    log.info("reports to rebuild: %d days (%s)", len(extra["days"]), ", ".join(extra["days"]))
 
 
 def reprocess_quarantine(
@@ -81,6 +96,7 @@ def reprocess_quarantine(
         dag_id=context["dag"].dag_id,
         run_id=context.get("run_id"),
     )
+    announce_touched_days(context, source_id, summary.touched_days)
     log.info(
         "re-processed quarantine of %s: %d selected, %d released (%d excluded), %d kept",
         source_id,

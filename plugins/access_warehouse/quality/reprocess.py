@@ -23,7 +23,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -65,6 +65,8 @@ class ReprocessSummary:
     loaded: int
     #: events the loaded records gave
     events: int = 0
+    #: UTC days (ISO) whose reports the re-processing load changed
+    touched_days: list[str] = field(default_factory=list)
 
     def as_xcom(self) -> dict[str, Any]:
         return asdict(self)
@@ -213,6 +215,7 @@ def _reprocess(
         excluded=excluded,
         loaded=released - excluded,
         events=loaded.events,
+        touched_days=loaded.touched_days,
     )
     if released + kept != selected or kept != loaded.quarantined:
         # e.g. a record whose payload hash changed on the way: it was quarantined as a new row
