@@ -17,6 +17,7 @@ from dag_runs import load_dags, run, use_config, use_graph, use_warehouse
 from access_warehouse.airflow_adapters.assets import ACCESS_EVENTS, POPULATIONS
 from access_warehouse.airflow_adapters.reporting_tasks import days_to_build
 from access_warehouse.reporting.build import ReportingError
+from access_warehouse.reporting.evidence import verify_evidence_pack
 from devtools.graph_simulator.server import GraphSimulator, SimClock
 from devtools.graph_simulator.tenant import TenantConfig
 
@@ -102,6 +103,32 @@ def test_a_load_announces_its_days_and_reporting_rebuilds_them(
     assert overall[0] is True and overall[1] > 0
     tis = {ti.task_id: ti.state for ti in result.get_task_instances()}
     assert tis["evidence_pack"] == "skipped"
+
+
+def test_the_evidence_pack_param_writes_a_pack_that_verifies(
+    dags: dict, warehouse_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACCESS_WAREHOUSE_EVIDENCE", str(tmp_path / "evidence"))
+    assert run(dags["entra_signins"], DAY) == "success"
+    result = dags["access_reporting"].test(
+        run_conf={
+            "start_day": "2026-11-10",
+            "end_day": "2026-11-10",
+            "evidence_pack": True,
+            "review_start": "2026-11-10",
+            "review_end": "2026-11-10",
+        }
+    )
+    assert str(getattr(result.state, "value", result.state)) == "success"
+    (pack,) = (tmp_path / "evidence").iterdir()
+    manifest = json.loads((pack / "manifest.json").read_text())
+    assert (manifest["period"]["period_start"], manifest["period"]["period_end"]) == (
+        "2026-11-10",
+        "2026-11-10",
+    )
+    assert verify_evidence_pack(pack, warehouse_dsn).ok
+    (pack / "access.csv").write_text((pack / "access.csv").read_text() + "\n")
+    assert not verify_evidence_pack(pack).ok
 
 
 def test_days_to_build_from_asset_events_params_or_the_last_day() -> None:

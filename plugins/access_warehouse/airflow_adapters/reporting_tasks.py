@@ -83,5 +83,12 @@ def evidence_pack(built: dict[str, Any], context: Mapping[str, Any]) -> dict[str
         dag_id=context["dag"].dag_id,
         run_id=context.get("run_id"),
     )
-    log.info("evidence pack of %s..%s (after build %s): %s", start, end, built["build_id"], pack)
-    return pack.as_xcom() if hasattr(pack, "as_xcom") else {"pack": str(pack)}
+    log.info(
+        "evidence pack of %s..%s (after build %s) in %s, manifest sha256 %s",
+        start,
+        end,
+        built["build_id"],
+        pack.directory,
+        pack.manifest_sha256,
+    )
+    return pack.as_xcom()
