@@ -11,10 +11,15 @@ connections a source's client reads).
     python -m access_warehouse.cli data-docs [--open-path]   rebuild the GX Data Docs, print index
     python -m access_warehouse.cli reprocess-quarantine SOURCE_ID --dsn DSN [--batch ID]
         [--reason-like TEXT] [--id N ...] [--dry-run]   re-load quarantined records after a fix
+    python -m access_warehouse.cli build-reports --from YYYY-MM-DD --to YYYY-MM-DD --dsn DSN
+        [--as-of YYYY-MM-DD]   rebuild the reporting tables for those days
     python -m access_warehouse.cli evidence-pack --from YYYY-MM-DD --to YYYY-MM-DD --dsn DSN
         [--out DIR]   freeze a review period's population and access into an evidence pack
     python -m access_warehouse.cli evidence-verify DIR [--dsn DSN]   check a pack's files and
         manifest (and, with --dsn, the warehouse's record of it); exit 1 on any problem
+    python -m access_warehouse.cli snapshot-populations [--population ID] --dsn DSN
+        [--config PATH]   snapshot who exists (include/config/populations.yaml); exit 1
+        when one failed (the others still run)
 """
 
 from __future__ import annotations
@@ -161,6 +166,21 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a day YYYY-MM-DD: {text!r}") from None
 
 
+def _build_reports(args: argparse.Namespace) -> int:
+    """Rebuild the reporting tables for a range of days (exit 2 for a bad range)."""
+    from access_warehouse.reporting.build import ReportingError, build_reports, days_between
+
+    try:
+        summary = build_reports(
+            args.dsn, days_between(args.day_from, args.day_to), as_of=args.as_of, trigger="cli"
+        )
+    except ReportingError as exc:
+        print(f"build-reports: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary.as_xcom(), indent=2))
+    return 0
+
+
 def _evidence_pack(args: argparse.Namespace) -> int:
     """Freeze a review period into an evidence pack; print the folder, each file's rows and
     SHA-256, and the manifest's SHA-256 (exit 2 when the period or the folder is refused)."""
@@ -223,6 +243,31 @@ def _evidence_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _snapshot_populations(args: argparse.Namespace) -> int:
+    """Snapshot every enabled population (or ``--population``), one after the other; a failure
+    is printed and the others still run (exit 1 when one failed, 2 for a bad config or id)."""
+    from access_warehouse.config import ConfigError, load_sources
+    from access_warehouse.populations.config import load_populations
+    from access_warehouse.populations.snapshot import snapshot_population
+
+    try:
+        config = load_populations(args.config, load_sources(args.path))
+        chosen = [config.population(args.population)] if args.population else config.enabled()
+    except (ConfigError, KeyError) as exc:
+        print(f"snapshot-populations: {exc.args[0]}", file=sys.stderr)
+        return 2
+    failed = 0
+    for population in chosen:
+        try:
+            summary = snapshot_population(args.dsn, population)
+        except Exception as exc:  # the failed snapshot is recorded; the next one still runs
+            failed += 1
+            print(f"{population.population_id}: failed: {type(exc).__name__}: {exc}")
+            continue
+        print(json.dumps(summary.as_xcom()))
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m access_warehouse.cli", description=__doc__)
     parser.add_argument("--path", type=Path, help="a sources.yaml other than the shipped one")
@@ -271,6 +316,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     reprocess.add_argument("--dry-run", action="store_true", help="count, change nothing")
     reprocess.set_defaults(func=_reprocess_quarantine)
+    reports = commands.add_parser(
+        "build-reports", help="rebuild the reporting tables for a range of days"
+    )
+    reports.add_argument("--from", dest="day_from", type=_day, required=True, help="first day")
+    reports.add_argument("--to", dest="day_to", type=_day, required=True, help="last day")
+    reports.add_argument("--as-of", type=_day, help="default: the latest complete UTC day")
+    reports.add_argument("--dsn", required=True)
+    reports.set_defaults(func=_build_reports)
     pack = commands.add_parser(
         "evidence-pack",
         help="freeze a review period's population and access into files with a manifest",
@@ -288,6 +341,15 @@ def main(argv: list[str] | None = None) -> int:
     verify.add_argument("dir", type=Path, metavar="DIR")
     verify.add_argument("--dsn", help="also compare with the warehouse's record of the pack")
     verify.set_defaults(func=_evidence_verify)
+    populations = commands.add_parser(
+        "snapshot-populations", help="snapshot who exists: directory users, database logins"
+    )
+    populations.add_argument("--population", metavar="ID", help="e.g. entra:contoso; default: all")
+    populations.add_argument("--dsn", required=True)
+    populations.add_argument(
+        "--config", type=Path, help="a populations.yaml other than the shipped one"
+    )
+    populations.set_defaults(func=_snapshot_populations)
     args = parser.parse_args(argv)
     return args.func(args)
 

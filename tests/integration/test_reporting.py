@@ -620,3 +620,17 @@ def test_a_day_without_coverage_is_never_zero(reported: dict[str, Any]) -> None:
         dsn,
         "SELECT failures, status FROM reporting.failed_signins WHERE day = '2026-11-11'",
     ) == [(None, "not_extracted")]
+
+
+def test_the_cli_rebuilds_a_range(reported: dict[str, Any], capsys) -> None:
+    from access_warehouse.cli import main
+
+    dsn = reported["dsn"]
+    assert main(["build-reports", "--from", "2026-11-08", "--to", "2026-11-09",
+                 "--as-of", "2026-11-10", "--dsn", dsn]) == 0  # fmt: skip
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["days"] == ["2026-11-08", "2026-11-09"]
+    latest = rows(dsn, "SELECT trigger FROM reporting.builds ORDER BY started_at DESC LIMIT 1")
+    assert latest == [("cli",)]
+    assert main(["build-reports", "--from", "2026-11-09", "--to", "2026-11-08", "--dsn", dsn]) == 2
+    assert "ends (2026-11-08) before it starts" in capsys.readouterr().err
