@@ -25,7 +25,6 @@ def run_reporting(first_day: date, last_day: date) -> tuple[str, dict[str, Any]]
         run_conf={
             "start_day": first_day.isoformat(),
             "end_day": last_day.isoformat(),
-            "as_of": last_day.isoformat(),
             "evidence_pack": True,
             "review_start": first_day.isoformat(),
             "review_end": last_day.isoformat(),
