@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
+from access_warehouse.paths import PROJECT_ROOT
 from devtools.graph_simulator.server import GraphSimulator
 from devtools.local_env import msgraph_connection, warehouse_connection
 
@@ -18,6 +19,11 @@ def use_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sources_yaml: st
     folder = tmp_path / "config"
     folder.mkdir(exist_ok=True)
     (folder / "sources.yaml").write_text(sources_yaml)
+    # the reporting rules as shipped (populations name the shipped sources: a test that wants
+    # them writes its own populations.yaml; without one there are none)
+    shipped = PROJECT_ROOT / "include" / "config" / "reporting.yaml"
+    if not (folder / shipped.name).exists():
+        (folder / shipped.name).write_text(shipped.read_text())
     monkeypatch.setattr("access_warehouse.paths.CONFIG_DIR", folder)
 
 

@@ -49,9 +49,6 @@ def graph(tmp_path: Path) -> Iterator[GraphSimulator]:
 @pytest.fixture
 def dags(graph, warehouse_dsn, pg_server, airflow_db, tmp_path, monkeypatch) -> dict:
     use_config(tmp_path, monkeypatch, SOURCES)
-    (tmp_path / "config" / "reporting.yaml").write_text(
-        (Path(__file__).parents[2] / "include/config/reporting.yaml").read_text()
-    )
     use_warehouse(monkeypatch, pg_server, warehouse_dsn)
     use_graph(monkeypatch, graph, "contoso")
     return load_dags()

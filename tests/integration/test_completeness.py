@@ -320,6 +320,6 @@ def test_cli_prints_the_daily_summary(
 def test_auditors_read_the_summary(warehouse_dsn: str) -> None:
     with psycopg.connect(warehouse_dsn) as conn:
         granted = conn.execute(
-            "SELECT has_table_privilege('auditor_read', 'auditor.daily_completeness', 'SELECT')"
+            "SELECT has_table_privilege('auditor_readonly', 'auditor.daily_completeness', 'SELECT')"
         ).fetchone()[0]
     assert granted

@@ -41,7 +41,7 @@ def test_views_are_reapplied_when_a_file_changes_and_only_then(
     assert "who" in columns(warehouse_dsn, "sign_ins")  # the others rebuilt too
     with psycopg.connect(warehouse_dsn) as conn:
         granted = conn.execute(
-            "SELECT has_table_privilege('auditor_read', 'auditor.batches', 'SELECT')"
+            "SELECT has_table_privilege('auditor_readonly', 'auditor.batches', 'SELECT')"
         ).fetchone()[0]
     assert granted
     assert apply_migrations(warehouse_dsn) == []

@@ -407,7 +407,22 @@ END $$;
 
 -- Large objects: any role may create one (a row of pg_largeobject, owned by it) through these
 -- functions unless PUBLIC loses them; nothing in the warehouse uses large objects. Only a
--- superuser (they belong to the bootstrap superuser) can revoke them: a migrating login that is
--- not one gets a warning and the server's default stays (README says what an administrator runs).
-REVOKE EXECUTE ON FUNCTION pg_catalog.lo_create(oid), pg_catalog.lo_creat(integer),
-    pg_catalog.lo_from_bytea(oid, bytea) FROM PUBLIC;
+-- superuser can revoke them (they belong to the bootstrap superuser): a migrating login that is
+-- not one is told what an administrator runs (README "For auditors"), and the migration goes on.
+DO $$
+BEGIN
+    IF has_function_privilege('public', 'pg_catalog.lo_create(oid)', 'EXECUTE')
+       OR has_function_privilege('public', 'pg_catalog.lo_creat(integer)', 'EXECUTE')
+       OR has_function_privilege('public', 'pg_catalog.lo_from_bytea(oid, bytea)', 'EXECUTE')
+    THEN
+        IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+            REVOKE EXECUTE ON FUNCTION pg_catalog.lo_create(oid), pg_catalog.lo_creat(integer),
+                pg_catalog.lo_from_bytea(oid, bytea) FROM PUBLIC;
+        ELSE
+            RAISE WARNING 'every role, auditor_readonly included, may still create large objects '
+                'in database %: a superuser should run there: REVOKE EXECUTE ON FUNCTION '
+                'lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea) FROM PUBLIC',
+                current_database();
+        END IF;
+    END IF;
+END $$;

@@ -24,4 +24,4 @@ FROM audit.access_events e
 JOIN audit.sources s USING (source_id)
 WHERE e.category = 'authentication';
 
-GRANT SELECT ON auditor.sign_ins TO auditor_read;
+GRANT SELECT ON auditor.sign_ins TO auditor_readonly;

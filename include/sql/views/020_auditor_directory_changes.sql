@@ -25,4 +25,4 @@ FROM audit.access_events e
 JOIN audit.sources s USING (source_id)
 WHERE e.category = 'iam';
 
-GRANT SELECT ON auditor.directory_changes TO auditor_read;
+GRANT SELECT ON auditor.directory_changes TO auditor_readonly;

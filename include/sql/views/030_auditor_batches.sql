@@ -5,4 +5,4 @@ SELECT source_id, window_start, window_end, bookmark_from, bookmark_to, extracte
        quarantined, excluded, inserted, updated, unchanged, duration_s, loaded_at, batch_hash
 FROM audit.batches;
 
-GRANT SELECT ON auditor.batches TO auditor_read;
+GRANT SELECT ON auditor.batches TO auditor_readonly;

@@ -82,4 +82,4 @@ WHERE e.actor_type = 'database_role' OR e.target_type IN ('database_server', 'da
       'procedure', 'index', 'type', 'object');
 
 GRANT SELECT ON auditor.stub_users, auditor.identity_lineage, auditor.database_access
-    TO auditor_read;
+    TO auditor_readonly;

@@ -79,11 +79,11 @@ LEFT JOIN problem_lists l ON l.day = s.day AND l.source_id = s.source_id
 GROUP BY s.day, s.source_id;
 
 -- Auditors read it as the other auditor views: through the auditor schema, granted to
--- auditor_read (the view runs with its owner's rights on dq).
+-- auditor_readonly (the view runs with its owner's rights on dq).
 DROP VIEW IF EXISTS auditor.daily_completeness CASCADE;
 CREATE VIEW auditor.daily_completeness AS
 SELECT day, source_id, batches, windows, extracted, loaded, quarantined, excluded,
        failed_validations, failed_expectations, status, problems
 FROM dq.daily_summary;
 
-GRANT SELECT ON auditor.daily_completeness TO auditor_read;
+GRANT SELECT ON auditor.daily_completeness TO auditor_readonly;
