@@ -274,7 +274,14 @@ def demo(args: argparse.Namespace) -> int:
     states += files_step(dsn, data_dir, config, tenant, airflow_log)
     states += other_databases_step(dsn, data_dir, config, tenant.source_id(args.feed), airflow_log)
     quality_step(dsn)
+    from devtools.demo_populations import populations_step
     from devtools.demo_reporting import reporting_step
+
+    print("12/13 populations: the directory's users and the databases' logins", flush=True)
+    with output_to_file(airflow_log) as terminal:
+        lines = populations_step(dsn, data_dir, signins_per_day=args.signins_per_day)
+        terminal.flush()
+    print("\n".join(lines), flush=True)
 
     # from the first interval to today, which is not over: the reports say it is not evaluable
     first_day, last_day = interval_starts[0].date(), today.date()

@@ -27,9 +27,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m devtools.graph_simulator",
         description="Microsoft Graph simulator for Entra ID audit logs (HTTPS, self-signed): "
-        "/v1.0 and /beta auditLogs/signIns and auditLogs/directoryAudits over a deterministic "
-        "synthetic tenant, with throttling (shared by both feeds), 5xx faults, late arrival and "
-        "stable $skiptoken paging.",
+        "/v1.0 and /beta auditLogs/signIns, auditLogs/directoryAudits and users over a "
+        "deterministic synthetic tenant, with throttling (shared by all), 5xx faults, late "
+        "arrival and stable $skiptoken paging.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -57,6 +57,18 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=defaults.directory_audits_per_day,
         help="directory audit records per UTC day (default %(default)s)",
+    )
+    parser.add_argument(
+        "--no-premium-license",
+        action="store_true",
+        help="a tenant without Entra ID P1/P2: 403 on auditLogs/signIns and users' signInActivity",
+    )
+    parser.add_argument(
+        "--user-changes-hours",
+        type=float,
+        default=defaults.user_changes_hours,
+        metavar="H",
+        help="/users: how long a Delete user / disabling Update user audit shapes the directory",
     )
     parser.add_argument("--no-throttle", action="store_true", help="disable 429 throttling")
     parser.add_argument("--throttle-limit", type=int, default=fault_defaults.throttle_limit)
@@ -92,6 +104,8 @@ def _tenants(args: argparse.Namespace) -> list[TenantConfig]:
         "apps": args.apps,
         "signins_per_day": args.signins_per_day,
         "directory_audits_per_day": args.directory_audits_per_day,
+        "premium_license": not args.no_premium_license,
+        "user_changes_hours": args.user_changes_hours,
     }
     tenants = [TenantConfig(args.tenant_id, client_id=args.client_id, **sizes)]
     tenants[0].client_secret = args.client_secret

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from .directory_audits import CATEGORIES
 from .tenant import DIRECTORY_AUDITS, FEEDS, KIND_BY_EVENT_TYPE, SIGNINS
+from .users import USERS
 
 
 class ODataError(ValueError):
@@ -224,7 +225,8 @@ def _parse_event_types(clause: str, version: str) -> frozenset[str]:
 class Cursor:
     """What a ``$skiptoken`` pins: the feed, the query and the snapshot time, so pages stay
     stable. ``selectors`` are the sign-in event types or the directory-audit categories
-    (empty: all categories)."""
+    (empty: all categories), or for ``users`` the ``$select``-ed properties (``lo``/``hi``
+    unused)."""
 
     tenant_id: str
     version: str
@@ -262,7 +264,7 @@ class Cursor:
             )  # fmt: skip
         except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
             raise ODataError("Invalid $skiptoken value.") from None
-        if cursor.offset < 0 or cursor.feed not in FEEDS:
+        if cursor.offset < 0 or cursor.feed not in (*FEEDS, USERS):
             raise ODataError("Invalid $skiptoken value.")
         if cursor.feed == SIGNINS and not set(cursor.selectors) <= KIND_BY_EVENT_TYPE.keys():
             raise ODataError("Invalid $skiptoken value.")

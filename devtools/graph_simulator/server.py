@@ -3,6 +3,8 @@
 Serves what the ETL and Microsoft's own clients (azure-identity/MSAL, msgraph-core/kiota, httpx)
 touch: tenant discovery, the v2.0 token endpoint, ``/v1.0`` and ``/beta``
 ``auditLogs/signIns`` and ``auditLogs/directoryAudits`` with ``$filter``/``$top``/``$skiptoken``,
+``users`` with ``$select``/``$top``/``$skiptoken`` (:mod:`.users`; its pages go through the same
+auth, throttling budget and faults),
 and Graph's failure modes (throttling, 5xx, expired tokens, late-arriving events, killed
 connections), plus a small ``/_sim/*`` admin API. Stdlib HTTP server; one thread per connection,
 keep-alive. Both feeds go through one listing path (:meth:`GraphSimulator._listing`): the same
@@ -53,6 +55,9 @@ from .tenant import (
     TenantConfig,
     kinds_for,
 )
+from .users import DEFAULT_TOP as USERS_DEFAULT_TOP
+from .users import MAX_TOP as USERS_MAX_TOP
+from .users import MAX_TOP_SIGN_IN_ACTIVITY, USERS, UnknownProperty, parse_select
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +200,8 @@ class SimulatorStats:
         "signin_records",
         "directory_audit_pages",
         "directory_audit_records",
+        "user_pages",  # /users (pages_served and records_served count them too)
+        "user_records",
     )
 
     def __init__(self) -> None:
@@ -517,6 +524,8 @@ class GraphSimulator:
         ):
             feed = _FEEDS_BY_SEGMENT[lowered[2]]
             return self._listing(feed, segments[0], query, headers, request_ids)
+        if method == "GET" and lowered[1:] == [USERS] and segments[0] in VERSIONS:
+            return self._users_listing(segments[0], query, headers, request_ids)
         if method == "POST" and lowered[1:] == ["oauth2", "v2.0", "token"]:
             return self._token(segments[0], body, headers)
         if method == "GET" and lowered[1:] in (
@@ -792,23 +801,11 @@ class GraphSimulator:
     ) -> Response:
         """One page of ``/{version}/auditLogs/{feed}``: auth, the tenant+app throttling budget
         (shared by every feed), injected faults, then the page of a snapshot-pinned listing."""
-        token = self._authenticate(headers, request_ids)
+        token = self._data_request(headers, request_ids)
         if isinstance(token, Response):
             return token
-        with self._lock:
-            self._data_requests += 1
-            storm = self._data_requests <= self.faults.throttle_first
-        wait = 1 if storm else self._throttle(token)
-        if wait is not None:
-            self.stats.incr("throttled")
-            response = self.graph_error(429, "TooManyRequests", "Too many requests.", request_ids)
-            # Microsoft's docs show decimals ("2.128"); Graph itself sends integers
-            decimal = self.faults.retry_after_decimal
-            response.headers["Retry-After"] = f"{wait + 0.128:.3f}" if decimal else str(wait)
-            return response
-        fault = self._injected_fault(request_ids)
-        if fault is not None:
-            return fault
+        if feed.name == SIGNINS and not self._tenants[token.tenant_key].config.premium_license:
+            return self._no_premium_license(request_ids)
         # OData options are matched case-insensitively, with or without their "$".
         params = {k.lower().lstrip("$"): v[-1] for k, v in query.items()}
         try:
@@ -844,6 +841,146 @@ class GraphSimulator:
         self.stats.incr(f"{feed.stat}_pages")
         self.stats.incr(f"{feed.stat}_records", len(page))
         return response
+
+    def _data_request(
+        self, headers: Mapping[str, str], request_ids: Mapping[str, str]
+    ) -> _Token | Response:
+        """What every data request goes through first: auth, the tenant+app throttling budget
+        (one for every collection), injected faults. The token, or the answer to send."""
+        token = self._authenticate(headers, request_ids)
+        if isinstance(token, Response):
+            return token
+        with self._lock:
+            self._data_requests += 1
+            storm = self._data_requests <= self.faults.throttle_first
+        wait = 1 if storm else self._throttle(token)
+        if wait is not None:
+            self.stats.incr("throttled")
+            response = self.graph_error(429, "TooManyRequests", "Too many requests.", request_ids)
+            # Microsoft's docs show decimals ("2.128"); Graph itself sends integers
+            decimal = self.faults.retry_after_decimal
+            response.headers["Retry-After"] = f"{wait + 0.128:.3f}" if decimal else str(wait)
+            return response
+        fault = self._injected_fault(request_ids)
+        if fault is not None:
+            return fault
+        return token
+
+    def _no_premium_license(self, request_ids: Mapping[str, str]) -> Response:
+        """Graph's answer to sign-in data from a tenant without Entra ID P1/P2."""
+        return self.graph_error(
+            403,
+            "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+            "Neither tenant is B2C or tenant doesn't have premium license",
+            request_ids,
+        )
+
+    # ---- users ------------------------------------------------------------------------
+
+    def _users_listing(
+        self,
+        version: str,
+        query: dict[str, list[str]],
+        headers: Mapping[str, str],
+        request_ids: dict[str, str],
+    ) -> Response:
+        """One page of ``/{version}/users``: the same gate as the audit logs, then ``$select``,
+        ``$top`` (Graph's limits: 999, 500 with signInActivity) and a snapshot-pinned listing
+        of the directory at the first page's clock time."""
+        token = self._data_request(headers, request_ids)
+        if isinstance(token, Response):
+            return token
+        params = {k.lower().lstrip("$"): v[-1] for k, v in query.items()}
+        try:
+            cursor, top = self._users_cursor(version, token, params)
+        except UnknownProperty as exc:
+            self.stats.incr("bad_requests")
+            return self.graph_error(400, "BadRequest", str(exc), request_ids)
+        except ODataError as exc:
+            self.stats.incr("bad_requests")
+            return self.graph_error(400, "Request_UnsupportedQuery", str(exc), request_ids)
+        tenant = self._tenants[token.tenant_key]
+        if "signInActivity" in cursor.selectors and not tenant.config.premium_license:
+            return self._no_premium_license(request_ids)
+        key = (USERS, cursor.tenant_id, cursor.selectors, cursor.snapshot, cursor.late_arrival)
+        with self._lock:
+            records = self._page_cache.get(key)
+        if records is None:
+            visible_at = cursor.snapshot if cursor.late_arrival else None
+            records = tenant.directory_users.records_json(
+                cursor.snapshot, cursor.selectors, visible_at
+            )
+            with self._lock:
+                self._page_cache[key] = records
+                while len(self._page_cache) > _PAGE_CACHE_SIZE:
+                    self._page_cache.popitem(last=False)
+        page = records[cursor.offset : cursor.offset + top]
+        selected = "" if "select" not in params else f"({','.join(cursor.selectors)})"
+        context = f"{self.base_url}/{version}/$metadata#users{selected}"
+        head = f'{{"@odata.context":{json.dumps(context)}'
+        if cursor.offset + top < len(records):
+            following = dataclasses.replace(cursor, offset=cursor.offset + top)
+            parts = [f"$top={top}"]
+            if "select" in params:
+                parts.append(f"$select={quote(','.join(cursor.selectors), safe=',')}")
+            parts.append(f"$skiptoken={following.encode()}")
+            link = f"{self.base_url}/{version}/users?{'&'.join(parts)}"
+            head += f',"@odata.nextLink":{json.dumps(link)}'
+        body = f'{head},"value":[{",".join(page)}]}}'.encode()
+        content_type = GRAPH_JSON
+        broken = self._broken_page(body)
+        if broken is not None:
+            body, content_type = broken
+        else:
+            self._last_page = body
+        response = Response(200, body, {"Content-Type": content_type})
+        response.headers.update(request_ids)
+        with self._lock:
+            self._pages_ok += 1
+        self.stats.incr("pages_served")
+        self.stats.incr("records_served", len(page))
+        self.stats.incr("user_pages")
+        self.stats.incr("user_records", len(page))
+        return response
+
+    def _users_cursor(
+        self, version: str, token: _Token, params: dict[str, str]
+    ) -> tuple[Cursor, int]:
+        skiptoken = params.get("skiptoken")
+        if skiptoken:
+            cursor = Cursor.decode(skiptoken)
+            if (
+                cursor.tenant_id != token.tenant_key
+                or cursor.version != version
+                or cursor.feed != USERS
+            ):
+                raise ODataError("Invalid $skiptoken value: it belongs to another query.")
+        else:
+            if params.get("filter"):
+                raise ODataError("The simulator's /users takes $select, $top and $skiptoken.")
+            cursor = Cursor(
+                tenant_id=token.tenant_key,
+                version=version,
+                lo=0,
+                hi=0,
+                selectors=parse_select(params.get("select")),
+                snapshot=math.floor(self.clock().timestamp()),
+                late_arrival=self.faults.late_arrival,
+                offset=0,
+                feed=USERS,
+            )
+        limit = MAX_TOP_SIGN_IN_ACTIVITY if "signInActivity" in cursor.selectors else USERS_MAX_TOP
+        top = USERS_DEFAULT_TOP
+        if "top" in params:
+            try:
+                top = int(params["top"])
+            except ValueError:
+                raise ODataError(f"Invalid page size specified: '{params['top']}'.") from None
+        if not 1 <= top <= limit:
+            raise ODataError(
+                f"Invalid page size specified: '{top}'. Must be between 1 and {limit} inclusive."
+            )
+        return cursor, top
 
     def _broken_page(self, body: bytes) -> tuple[bytes, str] | None:
         """``(body, content type)`` of the configured page fault, when this page is due one."""

@@ -39,6 +39,7 @@ from .directory_audits import (
     DirectoryAuditLog,
     activities_for,
 )
+from .users import DirectoryUsers, parse_select
 
 #: Graph's ``signInEventTypes`` values, in the order of the kind codes below.
 EVENT_TYPES: tuple[str, ...] = (
@@ -100,6 +101,12 @@ class TenantConfig:
     client_id: str = "sim-client"
     client_secret: str = "sim-secret"
     directory_audits_per_day: int = 300
+    #: Entra ID P1/P2: without it Graph answers 403 to auditLogs/signIns and to /users with
+    #: signInActivity (Authentication_RequestFromNonPremiumTenantOrB2CTenant)
+    premium_license: bool = True
+    #: /users: a user is absent for this many hours after a successful "Delete user" audit and
+    #: disabled after an "Update user" AccountEnabled -> false one (see users.py)
+    user_changes_hours: float = 6.0
 
 
 class SignInEvent(NamedTuple):
@@ -213,6 +220,7 @@ class SyntheticTenant:
         #: ~5% of users never sign in, so dormant-account reports have something to find.
         self.active_users = max(1, len(self._users) * 95 // 100)
         self._directory = DirectoryAuditLog(self)
+        self._users_directory: DirectoryUsers | None = None
         self._days: OrderedDict[tuple[str, date], _Day] = OrderedDict()
         self._cache_events = cache_events
         self._lock = threading.Lock()
@@ -576,6 +584,27 @@ class SyntheticTenant:
         lo, hi, va = _epoch_window(start, end, visible_at)
         rows = self.directory_audit_rows(lo, hi, categories, va)
         return _render_all(self._directory.render, rows)
+
+    @property
+    def directory_users(self) -> DirectoryUsers:
+        """The directory as ``/users`` lists it (built on first use)."""
+        if self._users_directory is None:
+            self._users_directory = DirectoryUsers(self)
+        return self._users_directory
+
+    def users(
+        self,
+        at: datetime,
+        *,
+        select: Iterable[str] | None = None,
+        visible_at: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """What ``/users`` lists at clock ``at``, ordered by object id: ``select`` as in
+        ``$select`` (default Graph's default set); ``signInActivity`` from the sign-ins before
+        ``at`` visible at ``visible_at`` (None: ignore ingestion delay)."""
+        chosen = parse_select(",".join(select) if select is not None else None)
+        va = None if visible_at is None else math.floor(_epoch(visible_at))
+        return self.directory_users.records(math.floor(_epoch(at)), chosen, va)
 
     def render_directory_audit(self, e: AuditRow) -> dict[str, Any]:
         """The Graph ``directoryAudit`` record of a row, as a fresh dict."""

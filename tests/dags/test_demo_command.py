@@ -132,6 +132,12 @@ def _assert_reporting_step(output: str) -> None:
         assert int(people) == int(with_mfa) + int(without) + int(unknown) > 0
         assert int(sign_ins) >= int(people)
     assert re.search(r"evidence-verify \S+ --dsn DSN: OK$", step, re.M), step[-2000:]
+    statuses = re.findall(
+        r"^entra:\S+\s+(active|dormant|never_signed_in|new_account|not_evaluable)\s+(\d+)",
+        step,
+        re.M,
+    )
+    assert statuses and sum(int(count) for _, count in statuses) > 50, step[-3000:]
 
 
 def _assert_quality_step(output: str) -> None:

@@ -285,6 +285,13 @@ def _segment(value: str) -> str:
     return value.replace("%", "%25").replace("/", "%2F")
 
 
+def login_actor_id(server: str, login: str) -> str:
+    """A login's actor id in the events: scoped to its server (``db-prod/jdoe``: the same login
+    on another server may be someone else), the server ``%``-escaped. Population snapshots
+    give a login the same identifier as an alias, so reports can match the two."""
+    return f"{_segment(server)}/{login}"
+
+
 def object_path(server: str, *parts: str | None) -> str:
     """The external id of a database object: ``server/database/schema/object``, each part
     ``%``-escaped so a ``/`` in a quoted identifier cannot fake a level. Missing parts are
@@ -369,7 +376,7 @@ def database_event(
         "category": category,
         "action": action,
         "outcome": outcome,
-        "actor_external_id": f"{_segment(server)}/{login}" if login else None,
+        "actor_external_id": login_actor_id(server, login) if login else None,
         "actor_name": login,
         "actor_principal_name": alias,
         "actor_type": "database_role" if login else "unknown",

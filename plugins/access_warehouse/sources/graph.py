@@ -17,7 +17,15 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+    Sequence,
+)
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -119,7 +127,7 @@ class GraphFeedQuery:
     conn_id: str
     api_version: str
     path: str  # e.g. "auditLogs/signIns"
-    time_field: str  # e.g. "createdDateTime"
+    time_field: str  # e.g. "createdDateTime"; "" for a listing without window (fetch_listing)
     page_size: int = 1000
     #: Extra ``$filter`` clauses, one stream each; ``(None,)`` means one unfiltered stream.
     streams: Sequence[str | None] = (None,)
@@ -186,21 +194,12 @@ def _wait_for(
     return fallback(state)
 
 
-async def fetch_window(
-    hook: Any,
-    query: GraphFeedQuery,
-    start: datetime,
-    end: datetime,
-    stats: RequestStats | None = None,
-) -> AsyncIterator[tuple[str | None, list[Any]]]:
-    """Yield ``(stream, records)`` for every page of ``[start, end)`` of each stream of
-    ``query`` (``stream`` is the stream's extra filter, None for an unfiltered one).
-
-    ``hook`` is a ``KiotaRequestAdapterHook`` for ``query.conn_id``/``query.api_version``. The
-    next page is requested only when the caller asks for it, so memory holds one page. The
-    hook's cached adapter is closed when the generator finishes or is closed, in its loop.
-    """
-    stats = stats if stats is not None else RequestStats()
+def graph_getter(
+    hook: Any, query: GraphFeedQuery, stats: RequestStats
+) -> Callable[[str, dict[str, Any] | None, tuple[Any, ...]], Awaitable[dict[str, Any]]]:
+    """``get(url, params, previous_ids)``: one Graph page with this module's retries (429 with
+    ``Retry-After``, 5xx, connection errors, a 401 renewing the token, unreadable pages),
+    pacing and counters in ``stats``; a page repeating ``previous_ids`` is unreadable."""
     backoff = wait_exponential_jitter(initial=1, max=30)
     pacer = (
         SlidingWindowPacer(query.max_requests, query.rate_window_s)
@@ -272,6 +271,26 @@ async def fetch_window(
                 return page
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
+    return get
+
+
+async def fetch_window(
+    hook: Any,
+    query: GraphFeedQuery,
+    start: datetime,
+    end: datetime,
+    stats: RequestStats | None = None,
+) -> AsyncIterator[tuple[str | None, list[Any]]]:
+    """Yield ``(stream, records)`` for every page of ``[start, end)`` of each stream of
+    ``query`` (``stream`` is the stream's extra filter, None for an unfiltered one).
+
+    ``hook`` is a ``KiotaRequestAdapterHook`` for ``query.conn_id``/``query.api_version``. The
+    next page is requested only when the caller asks for it, so memory holds one page. The
+    hook's cached adapter is closed when the generator finishes or is closed, in its loop.
+    """
+    stats = stats if stats is not None else RequestStats()
+    get = graph_getter(hook, query, stats)
+
     # Completeness evidence: each stream's request as sent, and whether its paging ended
     # (a page without @odata.nextLink); false until it did, so a cut-short fetch says so.
     asked_streams: list[dict[str, Any]] = []
@@ -315,6 +334,49 @@ async def fetch_window(
         await hook.close()
 
 
+async def fetch_listing(
+    hook: Any,
+    query: GraphFeedQuery,
+    params: dict[str, Any],
+    stats: RequestStats | None = None,
+) -> AsyncIterator[list[Any]]:
+    """Yield the records of every page of ``GET /{api_version}/{path}?params``: a collection
+    read whole, without a time window (``users``), with the same retries, pacing, next-link
+    checks and completeness evidence as :func:`fetch_window`. ``query.time_field`` and
+    ``query.streams`` are not used."""
+    stats = stats if stats is not None else RequestStats()
+    get = graph_getter(hook, query, stats)
+    said: dict[str, Any] = {"pages": 0, "records": 0, "paging_ended": False}
+    stats.asked.update(
+        conn_id=query.conn_id,
+        api_version=query.api_version,
+        path=query.path,
+        request=f"GET /{query.api_version}/{query.path}?{urlencode(params)}",
+        params=dict(params),
+    )
+    stats.source_said.update(said)
+    try:
+        url: str | None = query.path
+        query_params: dict[str, Any] | None = params
+        previous_ids: tuple[Any, ...] = ()
+        while url:
+            response = await get(url, query_params, previous_ids)
+            records = response["value"]
+            previous_ids = _record_ids(records)
+            said["pages"] += 1
+            said["records"] += len(records)
+            stats.source_said.update(said)
+            yield records
+            url = response.get("@odata.nextLink")
+            query_params = None  # the next link carries the query
+            if url:
+                await hook.assert_allowed_host(url)  # the provider's SSRF guard
+        stats.source_said["paging_ended"] = True
+        stats.by_stream["all"] = said["pages"]
+    finally:
+        await hook.close()
+
+
 def _record_ids(records: list[Any]) -> tuple[Any, ...]:
     return tuple(record.get("id") for record in records if isinstance(record, dict))
 
@@ -333,15 +395,32 @@ def fetch_pages(query: GraphFeedQuery, request: FetchRequest) -> Iterator[Page]:
     one event loop drives :func:`fetch_window` a page at a time."""
     window = request.window
     hook = make_graph_hook(query)
-    pages = fetch_window(hook, query, window.start, window.end, request.stats)
+    pages = _drive(fetch_window(hook, query, window.start, window.end, request.stats))
+    try:
+        for stream, records in pages:
+            yield Page(records=records, stream=stream)
+    finally:
+        pages.close()  # a caller that stops early closes the fetch (and the hook) now
+
+
+def listing_pages(
+    query: GraphFeedQuery, params: dict[str, Any], stats: RequestStats
+) -> Iterator[list[Any]]:
+    """The pages of :func:`fetch_listing` as a plain iterator of record lists."""
+    return _drive(fetch_listing(make_graph_hook(query), query, params, stats))
+
+
+def _drive(pages: AsyncGenerator[Any, None]) -> Generator[Any, None, None]:
+    """An async generator as a plain iterator: one event loop drives it an item at a time,
+    and closes it (the hook's adapter with it) however the caller stops."""
     loop = asyncio.new_event_loop()
     try:
         while True:
             try:
-                stream, records = loop.run_until_complete(anext(pages))
+                item = loop.run_until_complete(anext(pages))
             except StopAsyncIteration:
                 return
-            yield Page(records=records, stream=stream)
+            yield item
     finally:
         loop.run_until_complete(pages.aclose())
         loop.close()

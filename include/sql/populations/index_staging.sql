@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX ON staging_population_accounts (account_id)
