@@ -634,3 +634,73 @@ def test_the_cli_rebuilds_a_range(reported: dict[str, Any], capsys) -> None:
     assert latest == [("cli",)]
     assert main(["build-reports", "--from", "2026-11-09", "--to", "2026-11-08", "--dsn", dsn]) == 2
     assert "ends (2026-11-08) before it starts" in capsys.readouterr().err
+
+
+def test_why_a_day_is_not_evaluable(reported: dict[str, Any]) -> None:
+    """Each reason a source does not cover a day, produced by the real load and extract paths:
+    a window whose batch-level checks failed, an extract that failed, a window extracted after
+    the source's own retention (Entra: 30 days) had passed, half a day loaded."""
+    from dataclasses import replace
+
+    from access_warehouse.extract import extract
+    from access_warehouse.quality.batch_checks import BatchChecksFailed
+
+    dsn, feed = reported["dsn"], reported["signins"]
+    # Nov 12: 25 records without a time: all quarantined, over the 50% share: nothing loads
+    broken = [{"id": f"x{n}", "userId": PEOPLE["bob"][0]} for n in range(25)]
+    with pytest.raises(BatchChecksFailed):
+        load(dsn, feed, "2026-11-12", "2026-11-13", broken)
+
+    # Nov 13: the Graph request fails
+    def failing(request: Any) -> Any:
+        raise ConnectionError("graph.example unreachable")
+        yield  # a generator, as fetchers are
+
+    window = ExtractWindow(_day("2026-11-13"), _day("2026-11-14"), timedelta(0))
+    with pytest.raises(ConnectionError):
+        extract(dsn, replace(feed, fetch=failing), window=window)
+    # Oct 20, extracted today: Entra had dropped that day already
+    # (an empty window would fail the no_events check: each earlier window had events)
+    load(dsn, feed, "2026-10-20", "2026-10-21", [signin("old", "2026-10-20T09:00:00Z", "bob")])
+    # Nov 14: only the morning
+    load(
+        dsn, feed, "2026-11-14T00:00:00", "2026-11-14T06:00:00",
+        [signin("early", "2026-11-14T05:00:00Z", "bob")],
+    )  # fmt: skip
+
+    days = [date(2026, 10, 20), date(2026, 11, 12), date(2026, 11, 13), date(2026, 11, 14)]
+    build_reports(dsn, days, as_of=AS_OF, config=_config())
+    got = {
+        day.isoformat(): (status, evaluable, float(share), reason)
+        for day, status, evaluable, share, reason in rows(
+            dsn,
+            "SELECT day, status, evaluable, covered_share, reason FROM reporting.source_days "
+            "WHERE source_id = %s AND day = ANY(%s)",
+            (SIGNINS, days),
+        )
+    }
+    assert got["2026-11-12"][:3] == ("failed_checks", False, 0.0)
+    assert "quarantine_share" in got["2026-11-12"][3]
+    assert got["2026-11-13"][:3] == ("extract_failed", False, 0.0)
+    assert "graph.example unreachable" in got["2026-11-13"][3]
+    assert got["2026-10-20"][:3] == ("beyond_source_retention", False, 0.0)
+    assert "30-day retention" in got["2026-10-20"][3]
+    assert got["2026-11-14"] == (
+        "partially_extracted", False, 0.25, "loaded windows cover 25.0% of the day"
+    )  # fmt: skip
+    # and the reports say so instead of zero
+    # and the reports say so instead of zero: a marker row per day, and the events that did
+    # load carry the day's status
+    assert rows(
+        dsn,
+        "SELECT day::text, events, status FROM reporting.daily_access WHERE source_id = %s "
+        "AND day = ANY(%s) ORDER BY day, events NULLS FIRST",
+        (SIGNINS, days),
+    ) == [
+        ("2026-10-20", None, "beyond_source_retention"),
+        ("2026-10-20", 1, "beyond_source_retention"),
+        ("2026-11-12", None, "failed_checks"),
+        ("2026-11-13", None, "extract_failed"),
+        ("2026-11-14", None, "partially_extracted"),
+        ("2026-11-14", 1, "partially_extracted"),
+    ]
