@@ -701,3 +701,20 @@ def test_cli_refusals_exit_2(
     assert "not a day YYYY-MM-DD: '2026-11'" in capsys.readouterr().err
     assert main(["evidence-verify", str(tmp_path / "nowhere")]) == 1
     assert "manifest_missing" in capsys.readouterr().out
+
+
+def test_an_auditor_login_verifies_a_pack_against_the_warehouse(
+    warehouse: str, pack_dir: Path
+) -> None:
+    login = "pack_reviewer"
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login,)).fetchone():
+            conn.execute(f"CREATE ROLE {login} LOGIN IN ROLE auditor_readonly")
+    auditor = psycopg.conninfo.make_conninfo(warehouse, user=login)
+    assert verify_evidence_pack(pack_dir, auditor).ok
+    with psycopg.connect(warehouse) as conn:
+        conn.execute(
+            "UPDATE audit.batches SET batch_hash = 'rewritten'"
+            " WHERE batch_id = 'ba000000-0000-0000-0000-000000000003'"
+        )
+    assert (CHAIN_HEAD_CHANGED, "chain head") in kinds(pack_dir, auditor)
