@@ -153,7 +153,11 @@ CREATE TABLE reporting.daily_access (
 CREATE UNIQUE INDEX daily_access_key ON reporting.daily_access (
     day, source_id, coalesce(config_id, '00000000-0000-0000-0000-000000000000'),
     coalesce(external_user_id, '00000000-0000-0000-0000-000000000000'));
-CREATE INDEX daily_access_person ON reporting.daily_access (external_user_id, config_id, day);
+-- a pair's first or last day is one index seek (access_review), a person's last success too
+CREATE INDEX daily_access_person ON reporting.daily_access (
+    external_user_id, coalesce(config_id, '00000000-0000-0000-0000-000000000000'), day);
+CREATE INDEX daily_access_last_success ON reporting.daily_access (
+    external_user_id, last_success_at DESC) WHERE last_success_at IS NOT NULL;
 
 -- Per day and resource (scope resource) and per day over every resource (scope overall):
 -- people and successful sign-ins with MFA, without, unknown.

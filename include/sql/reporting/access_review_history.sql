@@ -1,26 +1,64 @@
--- First and last access, sources, last IP and country of the pairs whose days were rebuilt,
--- from their daily rows (an index per person); pairs left without any daily row leave.
+-- First and last access, sources, last IP and country of the pairs whose days were rebuilt.
+-- Each is an index seek on the pair's daily rows (daily_access_person: person, resource, day),
+-- first or last by day, so the cost does not grow with the pair's history; the sources are
+-- those stored before plus those of the rebuilt days (sources ever seen). Pairs left without
+-- any daily row leave.
 WITH pairs AS (
     SELECT DISTINCT external_user_id, config_id FROM touched_pairs
 ),
 history AS (
     SELECT p.external_user_id, p.config_id,
-           max(d.resource_type) AS resource_type,
-           max(d.resource_name) AS resource_name,
-           max(d.person) AS person,
-           array_agg(DISTINCT d.source_id ORDER BY d.source_id) AS sources,
-           min(d.first_at) AS first_access_at,
-           max(d.last_at) AS last_access_at,
-           max(d.last_success_at) AS last_success_at,
-           (array_agg(d.last_ip ORDER BY d.last_at DESC, d.source_id)
-                FILTER (WHERE d.last_ip IS NOT NULL))[1] AS last_ip,
-           (array_agg(d.last_country ORDER BY d.last_at DESC, d.source_id)
-                FILTER (WHERE d.last_country IS NOT NULL))[1] AS last_country
+           latest.resource_type, latest.resource_name, latest.person,
+           (SELECT array_agg(DISTINCT s ORDER BY s)
+            FROM unnest(coalesce(r.sources, '{}') || coalesce(recent.sources, '{}')) AS s)
+               AS sources,
+           earliest.first_at AS first_access_at,
+           latest.last_at AS last_access_at,
+           success.last_success_at,
+           ip.last_ip,
+           country.last_country
     FROM pairs p
-    JOIN reporting.daily_access d
-      ON d.external_user_id = p.external_user_id
-     AND d.config_id IS NOT DISTINCT FROM p.config_id
-    GROUP BY p.external_user_id, p.config_id
+    LEFT JOIN reporting.access_review r
+      ON r.external_user_id = p.external_user_id
+     AND r.config_id IS NOT DISTINCT FROM p.config_id
+    CROSS JOIN LATERAL (
+        SELECT d.first_at FROM reporting.daily_access d
+        WHERE d.external_user_id = p.external_user_id
+          AND coalesce(d.config_id, '00000000-0000-0000-0000-000000000000')
+              = coalesce(p.config_id, '00000000-0000-0000-0000-000000000000')
+        ORDER BY d.day, d.first_at LIMIT 1) earliest
+    CROSS JOIN LATERAL (
+        SELECT d.last_at, d.resource_type, d.resource_name, d.person
+        FROM reporting.daily_access d
+        WHERE d.external_user_id = p.external_user_id
+          AND coalesce(d.config_id, '00000000-0000-0000-0000-000000000000')
+              = coalesce(p.config_id, '00000000-0000-0000-0000-000000000000')
+        ORDER BY d.day DESC, d.last_at DESC LIMIT 1) latest
+    LEFT JOIN LATERAL (
+        SELECT d.last_success_at FROM reporting.daily_access d
+        WHERE d.external_user_id = p.external_user_id
+          AND coalesce(d.config_id, '00000000-0000-0000-0000-000000000000')
+              = coalesce(p.config_id, '00000000-0000-0000-0000-000000000000') AND d.last_success_at IS NOT NULL
+        ORDER BY d.day DESC, d.last_success_at DESC LIMIT 1) success ON true
+    LEFT JOIN LATERAL (
+        SELECT d.last_ip FROM reporting.daily_access d
+        WHERE d.external_user_id = p.external_user_id
+          AND coalesce(d.config_id, '00000000-0000-0000-0000-000000000000')
+              = coalesce(p.config_id, '00000000-0000-0000-0000-000000000000') AND d.last_ip IS NOT NULL
+        ORDER BY d.day DESC, d.last_at DESC, d.source_id LIMIT 1) ip ON true
+    LEFT JOIN LATERAL (
+        SELECT d.last_country FROM reporting.daily_access d
+        WHERE d.external_user_id = p.external_user_id
+          AND coalesce(d.config_id, '00000000-0000-0000-0000-000000000000')
+              = coalesce(p.config_id, '00000000-0000-0000-0000-000000000000') AND d.last_country IS NOT NULL
+        ORDER BY d.day DESC, d.last_at DESC, d.source_id LIMIT 1) country ON true
+    LEFT JOIN LATERAL (
+        SELECT array_agg(DISTINCT d.source_id) AS sources
+        FROM reporting.daily_access d
+        WHERE d.external_user_id = p.external_user_id
+          AND coalesce(d.config_id, '00000000-0000-0000-0000-000000000000')
+              = coalesce(p.config_id, '00000000-0000-0000-0000-000000000000')
+          AND d.day = ANY (%(days)s)) recent ON true
 ),
 gone AS (
     DELETE FROM reporting.access_review r

@@ -184,6 +184,7 @@ def build_reports(
             "short_days": config.review_windows_days[0],
             "long_days": config.review_windows_days[1],
             "dormant_days": config.dormant_after_days,
+            "days": rebuild,
         }
         count(
             "access_review",
