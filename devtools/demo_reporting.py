@@ -98,6 +98,9 @@ def reporting_step(dsn: str, first_day: date, last_day: date, airflow_log: Path)
             f"\n    python -m access_warehouse.cli evidence-verify {folder} --dsn DSN: "
             + ("OK" if verified.ok else f"{len(verified.problems)} problems")
         )
+    from access_warehouse.quality.data_docs import index_path
+
+    print(f"Data Docs (the validations behind these tables): {index_path()}")
     print(
         "  e.g.  SELECT * FROM auditor.dormant_accounts;"
         "\n        SELECT * FROM auditor.privileged_changes ORDER BY occurred_at DESC;"
