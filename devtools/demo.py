@@ -226,12 +226,12 @@ def demo(args: argparse.Namespace) -> int:
     config = load_sources()
     tenant = next(s for s in config.sources if s.kind == "entra" and getattr(s, "default", False))
     print_sources(config)
-    print(f"1/13 embedded warehouse under {data_dir}/pg", flush=True)
+    print(f"1/15 embedded warehouse under {data_dir}/pg", flush=True)
     dsn = start_embedded_warehouse(data_dir)
     applied = apply_migrations(dsn)
     print(f"    migrations applied: {', '.join(applied) or 'none (up to date)'}")
     print(
-        f"2/13 Graph simulator ({args.signins_per_day} sign-ins/day; faults on: 429 throttling "
+        f"2/15 Graph simulator ({args.signins_per_day} sign-ins/day; faults on: 429 throttling "
         "with decimal Retry-After, one page cut short)",
         flush=True,
     )
@@ -243,7 +243,7 @@ def demo(args: argparse.Namespace) -> int:
     )
     try:
         print(f"    {sim['base_url']}", flush=True)
-        print("3/13 Airflow: metadata DB, then one dag.test() run per interval", flush=True)
+        print("3/15 Airflow: metadata DB, then one dag.test() run per interval", flush=True)
         prepare_airflow(data_dir, data_dir / "pg", sim)
         today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         interval_starts = [today - timedelta(days=n) for n in range(args.days, 0, -1)]
@@ -254,7 +254,7 @@ def demo(args: argparse.Namespace) -> int:
     finally:
         sim_process.send_signal(signal.SIGTERM)
         sim_process.wait(timeout=30)
-    print("4/13 per interval (latest load of each):\n", flush=True)
+    print("4/15 per interval (latest load of each):\n", flush=True)
     print(format_summary(interval_summary(dsn, tenant.source_id(args.feed), interval_starts[0])))
     print(
         "\nextracted = loaded + quarantined (+ excluded) in every row; quarantined records wait in"
@@ -277,7 +277,7 @@ def demo(args: argparse.Namespace) -> int:
     from devtools.demo_populations import populations_step
     from devtools.demo_reporting import reporting_step
 
-    print("12/13 populations: the directory's users and the databases' logins", flush=True)
+    print("12/15 populations: the directory's users and the databases' logins", flush=True)
     with output_to_file(airflow_log) as terminal:
         lines = populations_step(dsn, data_dir, signins_per_day=args.signins_per_day)
         terminal.flush()
@@ -286,6 +286,16 @@ def demo(args: argparse.Namespace) -> int:
     # from the first interval to today, which is not over: the reports say it is not evaluable
     first_day, last_day = interval_starts[0].date(), today.date()
     states += reporting_step(dsn, first_day, last_day, airflow_log)
+    from devtools.demo_retention import retention_step
+    from devtools.demo_verify import verify_step
+
+    print("14/15 retention: the policies in force, the status they leave, a dry run", flush=True)
+    print("\n".join(retention_step(dsn)), flush=True)
+    print("15/15 tamper evidence: a verifier run over every source's chain", flush=True)
+    lines = verify_step(dsn)
+    print("\n".join(lines), flush=True)
+    if not any("OK (exit 0)" in line for line in lines):
+        states.append("verification failed")
     failed = [state for state in states if state != "success"]
     return 1 if failed else 0
 
@@ -324,7 +334,7 @@ def database_step(
     logins = [person.split("@")[0] for person in people]
     pgdata = data_dir / "pg"
     print(
-        f"5/13 database source {source.dag_id}: audited database {demo_database.DATABASE!r} on the "
+        f"5/15 database source {source.dag_id}: audited database {demo_database.DATABASE!r} on the "
         f"embedded Postgres; workload by {', '.join(logins)} (also Entra users), "
         f"{demo_database.SERVICE_LOGIN} and the setup login",
         flush=True,
@@ -395,7 +405,7 @@ def database_step(
         secret_hits = execute(
             conn, "reports/text_search.sql", {"text": demo_database.WORKLOAD_SECRET}
         ).fetchall()
-    print("6/13 database source: batches (the second run found nothing new after the bookmark)\n")
+    print("6/15 database source: batches (the second run found nothing new after the bookmark)\n")
     print(
         _table(
             batches,
@@ -526,7 +536,7 @@ def files_step(dsn: str, data_dir: Path, config: Any, tenant: Any, airflow_log: 
     written.append(export)
     os.environ["ACCESS_WAREHOUSE_DATA"] = str(data_dir)  # the config's file paths name it
     print(
-        "7/13 HTTP and file sources: the Cloudflare Access simulator, and files the demo wrote "
+        "7/15 HTTP and file sources: the Cloudflare Access simulator, and files the demo wrote "
         f"under {data_dir / demo_files.FOLDER}:",
         flush=True,
     )
@@ -549,7 +559,7 @@ def files_step(dsn: str, data_dir: Path, config: Any, tenant: Any, airflow_log: 
             states = []
             for feed in dags:
                 states += run_dag_intervals(feed.dag_id, [yesterday], terminal)
-    print("8/13 what each loaded (latest run), and a few of its rows:\n", flush=True)
+    print("8/15 what each loaded (latest run), and a few of its rows:\n", flush=True)
     with connect(dsn) as conn:
         for feed in dags:
             batch = execute(conn, "reports/latest_batch.sql", {"dag_id": feed.dag_id}).fetchone()
@@ -678,7 +688,7 @@ def other_databases_step(
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     states: list[str] = []
     mariadb, why_not = demo_mariadb.server()
-    print("9/13 MySQL/MariaDB, ClickHouse and SQL Server audit trails:", flush=True)
+    print("9/15 MySQL/MariaDB, ClickHouse and SQL Server audit trails:", flush=True)
     general, audit = by_kind["mysql_general_log"], by_kind["mariadb_server_audit"]
     if mariadb is None:
         print(f"    MariaDB sources skipped: {why_not}", flush=True)
@@ -715,7 +725,7 @@ def other_databases_step(
     clickhouse = by_kind["clickhouse_query_log"].model_copy(update={"enabled": True})
     mssql = by_kind["mssql_audit"].model_copy(update={"enabled": True})
     ch_feed, ms_feed = clickhouse.feeds()[0], mssql.feeds()[0]
-    print("10/13 what each loaded (latest run), and events of the people:\n", flush=True)
+    print("10/15 what each loaded (latest run), and events of the people:\n", flush=True)
     if mariadb is not None:
         _print_batch_and_sample(dsn, general.feeds()[0])
         _print_batch_and_sample(dsn, audit.feeds()[0])
@@ -757,7 +767,7 @@ def quality_step(dsn: str) -> None:
     from access_warehouse.warehouse import connect, execute
 
     days = 8
-    print("11/13 data quality: every source's windows, checks and evidence\n", flush=True)
+    print("11/15 data quality: every source's windows, checks and evidence\n", flush=True)
     print(format_daily_summary(daily_summary(dsn, days=days), days))
     with connect(dsn) as conn:
         unmet = execute(conn, "reports/unmet_expectations.sql").fetchall()
@@ -782,7 +792,7 @@ def print_sources(config: Any) -> None:
     from access_warehouse.sources.registry import registered_kinds
 
     kinds = ", ".join(registered_kinds())
-    print(f"0/13 source kinds registered: {kinds}; feeds in include/config/sources.yaml:")
+    print(f"0/15 source kinds registered: {kinds}; feeds in include/config/sources.yaml:")
     for feed in config.feeds():
         print(f"    {feed.dag_id:<28} {feed.source_id:<34} {feed.selection.describe()}")
 

@@ -71,7 +71,7 @@ def reporting_step(dsn: str, first_day: date, last_day: date, airflow_log: Path)
     from devtools.demo import output_to_file
 
     print(
-        "13/13 reporting for auditors: access_reporting over the demo's days, with an "
+        "13/15 reporting for auditors: access_reporting over the demo's days, with an "
         "evidence pack of the period",
         flush=True,
     )

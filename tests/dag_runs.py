@@ -19,11 +19,13 @@ def use_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sources_yaml: st
     folder = tmp_path / "config"
     folder.mkdir(exist_ok=True)
     (folder / "sources.yaml").write_text(sources_yaml)
-    # the reporting rules as shipped (populations name the shipped sources: a test that wants
-    # them writes its own populations.yaml; without one there are none)
-    shipped = PROJECT_ROOT / "include" / "config" / "reporting.yaml"
-    if not (folder / shipped.name).exists():
-        (folder / shipped.name).write_text(shipped.read_text())
+    # the reporting rules and retention policies as shipped (populations name the shipped
+    # sources: a test that wants them writes its own populations.yaml; without one there are
+    # none)
+    for name in ("reporting.yaml", "retention.yaml"):
+        shipped = PROJECT_ROOT / "include" / "config" / name
+        if not (folder / name).exists():
+            (folder / name).write_text(shipped.read_text())
     monkeypatch.setattr("access_warehouse.paths.CONFIG_DIR", folder)
 
 

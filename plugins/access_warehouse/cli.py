@@ -20,6 +20,12 @@ connections a source's client reads).
     python -m access_warehouse.cli snapshot-populations [--population ID] --dsn DSN
         [--config PATH]   snapshot who exists (include/config/populations.yaml); exit 1
         when one failed (the others still run)
+    python -m access_warehouse.cli retention --dsn DSN [--dry-run] [--now ISO] [--config PATH]
+        enforce include/config/retention.yaml (README "Retention"); --dry-run records and
+        prints what would go, changing nothing else
+    python -m access_warehouse.cli verify-warehouse --dsn DSN [--source ID]
+        [--expect-head SOURCE=ENTRY_NO:HASH ...]   recompute the manifest chains from the rows
+        (and check heads published earlier); exit 1 naming each finding
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import yaml
@@ -268,6 +274,52 @@ def _snapshot_populations(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _verify_warehouse(args: argparse.Namespace) -> int:
+    """Exit 0 when every chain and every batch's rows verify, 1 printing each finding."""
+    from access_warehouse.integrity.verify import verify_warehouse
+
+    heads = {}
+    for given in args.expect_head or []:
+        source, _, head = given.rpartition("=")
+        entry_no, _, entry_hash = head.partition(":")
+        if not source or not entry_no.isdigit() or not entry_hash:
+            print(
+                f"verify-warehouse: --expect-head {given!r}: want SOURCE=ENTRY_NO:HASH",
+                file=sys.stderr,
+            )
+            return 2
+        heads[source] = (int(entry_no), entry_hash)
+    report = verify_warehouse(args.dsn, source_id=args.source, expected_heads=heads)
+    print("\n".join(report.lines()))
+    return 0 if report.ok else 1
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time (ISO 8601, UTC): {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _retention(args: argparse.Namespace) -> int:
+    """Enforce the retention policies (or, with --dry-run, record and print what would go);
+    exit 2 for a bad config or another run under way."""
+    from access_warehouse.config import ConfigError, load_sources
+    from access_warehouse.retention.config import load_retention_config
+    from access_warehouse.retention.enforce import RetentionBusy, enforce_retention
+
+    try:
+        config = load_retention_config(args.config, load_sources(args.path))
+        summary = enforce_retention(args.dsn, config, now=args.now, dry_run=args.dry_run)
+    except (ConfigError, RetentionBusy) as exc:
+        print(f"retention: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(summary.lines) or "nothing is past its policy")
+    print(summary.summary_line())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m access_warehouse.cli", description=__doc__)
     parser.add_argument("--path", type=Path, help="a sources.yaml other than the shipped one")
@@ -350,6 +402,33 @@ def main(argv: list[str] | None = None) -> int:
         "--config", type=Path, help="a populations.yaml other than the shipped one"
     )
     populations.set_defaults(func=_snapshot_populations)
+    verify_chain = commands.add_parser(
+        "verify-warehouse",
+        help="recompute the manifest chains from the rows; exit 1 on any mismatch",
+    )
+    verify_chain.add_argument("--dsn", required=True)
+    verify_chain.add_argument("--source", metavar="ID", help="one source id only")
+    verify_chain.add_argument(
+        "--expect-head",
+        action="append",
+        metavar="SOURCE=ENTRY_NO:HASH",
+        help="a chain head published earlier that must still be there (repeatable)",
+    )
+    verify_chain.set_defaults(func=_verify_warehouse)
+    retention = commands.add_parser(
+        "retention", help="enforce the retention policies and legal holds (or a dry run)"
+    )
+    retention.add_argument("--dsn", required=True)
+    retention.add_argument(
+        "--dry-run", action="store_true", help="record and print what would go, remove nothing"
+    )
+    retention.add_argument(
+        "--now", type=_moment, help="the time the policies count back from (default: now)"
+    )
+    retention.add_argument(
+        "--config", type=Path, help="a retention.yaml other than the shipped one"
+    )
+    retention.set_defaults(func=_retention)
     args = parser.parse_args(argv)
     return args.func(args)
 

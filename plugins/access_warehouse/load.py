@@ -34,6 +34,7 @@ from access_warehouse.contract import (
     NormalisationError,
     content_hash,
 )
+from access_warehouse.integrity import manifests
 from access_warehouse.landing import contains_nul_escape
 from access_warehouse.normalise import normalise_record
 from access_warehouse.quality.access_events import (
@@ -564,6 +565,13 @@ def _load_batch(
     with connect(dsn) as conn:
         batch = execute(conn, "landing/get_batch.sql", {"batch_id": batch_uuid}).fetchone()
         if batch is None:
+            purged = execute(conn, "landing/purged_batch.sql", {"batch_id": batch_uuid}).fetchone()
+            if purged is not None:  # landing is the replay store: retention ends replays
+                raise BatchNotLoadable(
+                    f"landing batch {batch_uuid} was purged by retention on {purged[1]:%Y-%m-%d} "
+                    f"(landing kept {purged[2]}; etl.retention_runs {purged[0]}): it can no "
+                    "longer be replayed"
+                )
             raise BatchNotLoadable(f"landing batch {batch_uuid} does not exist")
         (_, batch_source, _, status, window_start, window_end, pages, landed) = batch[:8]
         bookmark_from, bookmark_to, extracted_at, request_stats = batch[8:]
@@ -700,6 +708,8 @@ def _load_batch(
                 "%d events are stored from an extract newer than this batch's: kept as stored",
                 stale,
             )
+        # the rows changed events replace, as stored, for the manifest entry (before they change)
+        manifests.note_taken_over(conn)
         _step(conn, "load/delete_moved_events.sql")
         _step(conn, "load/upsert_access_events.sql", {**params, "extracted_at": extracted_at})
         log_params = {**params, "scraper_id": source_uuid(source_id)}
@@ -738,6 +748,12 @@ def _load_batch(
                 },
             ).fetchone()[0]
         ]
+        manifest = manifests.record_load(
+            conn,
+            batch_id=batch_uuid,
+            source_id=source_id,
+            reprocessing="reprocess" in (request_stats or {}),
+        )
         execute(conn, "load/lock_batch_chain.sql")
         counts = {
             "extracted": landed,
@@ -771,6 +787,10 @@ def _load_batch(
                         "chunk_size": chunk_size,
                         "validation_s": round(loader.validation_s, 3),
                         "touched_days": touched_days,
+                        "manifest": {
+                            "entry_no": manifest.entry_no,
+                            "entry_hash": manifest.entry_hash,
+                        },
                     }
                 ),
             },

@@ -96,6 +96,10 @@ def normalise_record(normalise: Normaliser, record: Any, source_id: str) -> list
         raise NormalisationError("the normaliser gave no event for this record")
     for event in events:
         check_event(event, source_id)
+        # UTC whatever zone the normaliser used: the content hash covers the time's text, and
+        # the verifier recomputes it from the stored instant (README "Tamper evidence")
+        if event["occurred_at"].tzinfo is not UTC:
+            event["occurred_at"] = event["occurred_at"].astimezone(UTC)
     return events
 
 

@@ -42,13 +42,16 @@ def apply_migrations(dsn: str) -> list[str]:
     applied.
 
     Safe to call from many processes at once: an advisory lock serialises them, and each file runs
-    in the same transaction as the row that records it.
+    in the same transaction as the row that records it. On an up-to-date warehouse it changes
+    nothing and needs no more than reading the ledger, so the loading role's DAG runs pass their
+    migrate step; anything to apply needs the owner (README "Tamper evidence").
     """
     applied: list[str] = []
     with connect(dsn) as conn:
         execute(conn, "etl/lock_migrations.sql")
         try:
-            execute(conn, "etl/bootstrap.sql")
+            if not execute(conn, "etl/ledger_exists.sql").fetchone()[0]:
+                execute(conn, "etl/bootstrap.sql")
             conn.commit()
             done = dict(execute(conn, "etl/applied_migrations.sql").fetchall())
             for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
@@ -73,6 +76,11 @@ def apply_migrations(dsn: str) -> list[str]:
                 applied.append(path.stem)
             applied += _apply_repeatable(conn)
         finally:
+            # a failed step (a login without the owner's rights) left the transaction aborted:
+            # roll it back so that the unlock runs and the step's own error is the one raised
+            # (only then: otherwise the transaction holds the migrations just applied)
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+                conn.rollback()
             execute(conn, "etl/unlock_migrations.sql")
             conn.commit()
     return applied

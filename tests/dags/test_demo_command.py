@@ -59,7 +59,7 @@ def demo(data_dir: Path) -> str:
 def _assert_database_step(output: str) -> None:
     """The database source: its rows beside the Entra ones, one person across both, the
     password of the workload in no table, the setup login excluded and counted."""
-    step = output.split("6/13 database source", 1)[1].split("7/13 HTTP and file sources", 1)[0]
+    step = output.split("6/15 database source", 1)[1].split("7/15 HTTP and file sources", 1)[0]
     batches = re.findall(r"^(\{.*?\}|\(nothing new\))\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", step, re.M)
     assert batches[0][1:] == ("9", "7", "0", "2"), batches  # 2 rows by the excluded setup login
     assert all(row[0] == "(nothing new)" and row[1] == "0" for row in batches[1:]), batches
@@ -119,12 +119,23 @@ def test_demo_prints_intervals_and_a_rerun_changes_nothing(data_dir: Path) -> No
     _assert_quality_step(first_output)
     _assert_reporting_step(first_output)
     _assert_reporting_step(output)
+    _assert_retention_and_verification(first_output)
+    _assert_retention_and_verification(output)
+
+
+def _assert_retention_and_verification(output: str) -> None:
+    """The retention status of every table family, a dry run that would purge, and a verifier
+    run that finds every chain intact."""
+    retention = output.split("14/15 retention", 1)[1].split("15/15 ", 1)[0]
+    assert "reporting.retention_status" in retention or "access_events" in retention, retention
+    verification = output.split("15/15 tamper evidence", 1)[1]
+    assert "verify-warehouse --dsn DSN: OK (exit 0)" in verification, verification[-2000:]
 
 
 def _assert_reporting_step(output: str) -> None:
     """access_reporting over the demo's days: MFA coverage per day with people counted, and an
     evidence pack that verifies against the warehouse."""
-    step = output.split("13/13 reporting", 1)[1]
+    step = output.split("13/15 reporting", 1)[1].split("\n14/15 ", 1)[0]
     assert re.search(r"access_reporting \S+: success", step), step[:2000]
     days = re.findall(r"^(\d{4}-\d\d-\d\d)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", step, re.M)
     assert len(days) >= 2, step[:3000]  # the two intervals (and today, if it had sign-ins)
@@ -143,7 +154,7 @@ def _assert_reporting_step(output: str) -> None:
 def _assert_quality_step(output: str) -> None:
     """The daily summary lists every loading source's days, the expectations that did not
     hold are named with what was observed, and the Data Docs index exists."""
-    step = re.split(r"\n1[23]/13 ", output.split("11/13 data quality", 1)[1])[0]
+    step = re.split(r"\n1[2-5]/15 ", output.split("11/15 data quality", 1)[1])[0]
     days = re.findall(
         r"^(?:\d{4}-\d\d-\d\d)?\s+(\S+:\S+)\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+(\w+)$",
         step,
@@ -161,7 +172,7 @@ def _assert_other_databases_step(output: str, *, rerun: bool) -> None:
     """MariaDB's general log and server_audit files under the people's workload, ClickHouse's
     query log in chdb, SQL Server's documented rows: each loads, counts reconcile, the people
     are the Entra people, root is excluded, the administrator's password is nowhere."""
-    step = output.split("10/13 ", 1)[1].split("11/13 ", 1)[0]
+    step = output.split("10/15 ", 1)[1].split("11/15 ", 1)[0]
     loads = _step_loads(step)
     assert set(loads) == {
         "db_audit_crm_general_log",
@@ -187,7 +198,7 @@ def _assert_other_databases_step(output: str, *, rerun: bool) -> None:
 
 def _loads(output: str) -> dict[str, tuple[int, ...]]:
     """DAG id -> (extracted, loaded, quarantined, excluded, inserted, unchanged) of step 8."""
-    return _step_loads(output.split("8/13 ", 1)[1].split("9/13 ", 1)[0])
+    return _step_loads(output.split("8/15 ", 1)[1].split("9/15 ", 1)[0])
 
 
 def _step_loads(step: str) -> dict[str, tuple[int, ...]]:

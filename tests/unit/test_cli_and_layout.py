@@ -81,7 +81,9 @@ def test_production_code_never_imports_the_devtools() -> None:
     assert sorted(path.name for path in (PROJECT_ROOT / "dags").glob("*.py")) == [
         "populations.py",
         "reporting.py",
+        "retention.py",
         "sources.py",
+        "verify.py",
     ]
 
 
@@ -103,7 +105,7 @@ def test_only_the_adapters_import_airflow_itself() -> None:
 def test_parsing_the_dag_file_imports_no_database_client_or_gx() -> None:
     probe = (
         "import runpy, sys; [runpy.run_path(f'dags/{name}.py') for name in "
-        "('sources', 'reporting', 'populations')]; "
+        "('sources', 'reporting', 'populations', 'retention', 'verify')]; "
         "print(sorted({m.split('.')[0] for m in sys.modules}))"
     )
     loaded = subprocess.run(

@@ -1,4 +1,5 @@
--- A recomputed pair left with no successful event of this source has no access log any more.
+-- A recomputed pair left with no successful event of this source (neither stored nor removed
+-- by retention, audit.access_logs_retired) has no access log any more.
 DELETE FROM audit.access_logs l
 USING access_log_pairs p
 WHERE l.config_id = p.config_id
@@ -9,3 +10,7 @@ WHERE l.config_id = p.config_id
                     AND e.config_id = p.config_id
                     AND e.external_user_id = p.external_user_id
                     AND e.outcome = 'success')
+  AND NOT EXISTS (SELECT FROM audit.access_logs_retired r
+                  WHERE r.source_id = %(source_id)s
+                    AND r.config_id = p.config_id
+                    AND r.external_user_id = p.external_user_id)

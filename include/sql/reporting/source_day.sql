@@ -8,7 +8,9 @@
 -- (dq.completeness not_reconciled) covers nothing. The day is complete when the union of what
 -- the loads cover contains it; otherwise the status names why not: the worst attempt that
 -- failed on it (extract_failed > failed_checks > not_reconciled), the source's retention, a
--- part of the day only, or no load at all.
+-- part of the day only, or no load at all. A day whose events retention removed (a dropped
+-- partition of audit.access_events that held rows of the source, etl.retention_runs) is
+-- removed_by_retention, whatever covered it: the events are gone, a rebuild cannot count them.
 --
 -- Rows are written only when they change (their build stamp stays otherwise); RETURNING
 -- gives the sources whose status for the day changed.
@@ -93,6 +95,17 @@ per_source AS (
     LEFT JOIN loads l ON l.source_id = s.source_id
     GROUP BY s.source_id, s.retention, d.r
 ),
+removed AS (
+    -- the latest purge that dropped this day's events of each source
+    SELECT DISTINCT ON (src.source_id) src.source_id, r.finished_at,
+           coalesce(r.policy -> 'sources' -> src.source_id ->> 'keep', r.policy ->> 'keep') AS keep
+    FROM etl.retention_runs r
+    CROSS JOIN day_range d
+    CROSS JOIN LATERAL jsonb_object_keys(r.details -> 'sources') AS src (source_id)
+    WHERE r.action = 'drop_partition' AND NOT r.dry_run
+      AND tstzrange(r.range_start, r.range_end) && d.r
+    ORDER BY src.source_id, r.finished_at DESC
+),
 worst AS (
     SELECT f.source_id,
            (array_agg(f.status ORDER BY CASE f.status WHEN 'extract_failed' THEN 0
@@ -111,20 +124,28 @@ judged AS (
            p.nominal <> p.covered AS clipped,
            p.retention,
            w.status AS failure,
-           w.problems
+           w.problems,
+           x.finished_at AS removed_at,
+           x.keep AS removed_under
     FROM per_source p
     LEFT JOIN worst w USING (source_id)
+    LEFT JOIN removed x USING (source_id)
 ),
 rows AS (
     SELECT j.source_id,
-           CASE WHEN j.complete THEN 'complete'
+           CASE WHEN j.removed_at IS NOT NULL THEN 'removed_by_retention'
+                WHEN j.complete THEN 'complete'
                 WHEN j.failure IS NOT NULL THEN j.failure
                 WHEN j.clipped THEN 'beyond_source_retention'
                 WHEN j.share > 0 THEN 'partially_extracted'
                 ELSE 'not_extracted'
            END AS status,
            round(j.share::numeric, 4) AS covered_share,
-           CASE WHEN j.complete THEN NULL
+           CASE WHEN j.removed_at IS NOT NULL THEN
+                    'events removed by retention on '
+                    || to_char(j.removed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+                    || coalesce(' (access_events kept ' || j.removed_under || ')', '')
+                WHEN j.complete THEN NULL
                 WHEN j.failure IS NOT NULL THEN
                     j.failure || coalesce(': ' || nullif(j.problems, ''), '')
                 WHEN j.clipped THEN

@@ -1,0 +1,20 @@
+-- Rows of a reporting table keyed by day and source ({table}) for days before the cutoff's;
+-- a hold keeps the days of its period for its sources.
+SELECT t.ctid AS row_id, t.source_id, t.day::timestamp AT TIME ZONE 'UTC' AS at,
+       NULL::text AS key, 1 AS weight,
+       'legal hold ' || h.hold_id AS kept_by
+FROM {table} t
+LEFT JOIN LATERAL (
+    SELECT h.hold_id
+    FROM jsonb_to_recordset(%(holds)s::jsonb)
+         AS h (hold_id text, period_start timestamptz, period_end timestamptz, sources text[])
+    WHERE (cardinality(h.sources) = 0 OR t.source_id = ANY (h.sources))
+      AND tstzrange(h.period_start, h.period_end)
+          && tstzrange(t.day::timestamp AT TIME ZONE 'UTC',
+                       (t.day + 1)::timestamp AT TIME ZONE 'UTC')
+    ORDER BY h.hold_id
+    LIMIT 1
+) h ON true
+WHERE t.day < (%(cutoff)s::timestamptz AT TIME ZONE 'UTC')::date
+  AND CASE WHEN %(source_id)s::text IS NULL THEN t.source_id <> ALL (%(overridden)s::text[])
+           ELSE t.source_id = %(source_id)s::text END
