@@ -3,13 +3,13 @@ change ``audit.access_events``.
 
 Every event as stored has a fingerprint: SHA-256 over its natural key, time, content hash and
 resolution (``audit.event_fingerprint`` in migration 0012; the content hash covers every other
-column, and the verifier recomputes it from them). An entry records the rows its batch wrote (all of them now carry its batch
-id): their count, SHA-256 over their fingerprints in canonical order, and the sums of the
-fingerprints' four 64-bit lanes. Sums subtract: a later load that replaces some of a batch's
-rows (a changed event takes its row over) or a purge that removes them records, per earlier
-batch, how many and their lane sums, so the verifier knows what each batch must still hold
-without any entry ever being rewritten. Each entry carries the source's previous entry's hash;
-sources chain on their own, so they load in parallel.
+column, and the verifier recomputes it from them). An entry records the rows its batch wrote
+(all of them now carry its batch id): their count, SHA-256 over their fingerprints in canonical
+order, and the sums of the fingerprints' four 64-bit lanes. Sums subtract: a later load that
+replaces some of a batch's rows (a changed event takes its row over) or a purge that removes
+them records, per earlier batch, how many and their lane sums, so the verifier knows what each
+batch must still hold without any entry ever being rewritten. Each entry carries the source's
+previous entry's hash; sources chain on their own, so they load in parallel.
 
 Writers hold the source's advisory lock (``load/lock_source.sql``, the one loads take), and
 the trigger on ``audit.manifests`` numbers and hashes each entry, so no writer can chain one
