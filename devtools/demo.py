@@ -290,9 +290,12 @@ def demo(args: argparse.Namespace) -> int:
     from devtools.demo_verify import verify_step
 
     print("14/15 retention: the policies in force, the status they leave, a dry run", flush=True)
-    print("\n".join(retention_step(dsn)), flush=True)
+    with output_to_file(airflow_log):  # the functions' log lines go with the task logs
+        lines = retention_step(dsn)
+    print("\n".join(lines), flush=True)
     print("15/15 tamper evidence: a verifier run over every source's chain", flush=True)
-    lines = verify_step(dsn)
+    with output_to_file(airflow_log):
+        lines = verify_step(dsn)
     print("\n".join(lines), flush=True)
     if not any("OK (exit 0)" in line for line in lines):
         states.append("verification failed")

@@ -18,7 +18,7 @@ from access_warehouse.warehouse import connect, execute
 #: How far ahead the dry run looks: past the 13 months of access events.
 LATER = parse_keep("14 months")
 STATUS_COLUMNS = [
-    ("table", 26), ("source", 36), ("policy", 18), ("oldest kept", 16), ("complete", 16),
+    ("table", 26), ("policy", 18), ("sources", 7), ("oldest kept", 16), ("complete", 16),
     ("holds", 5), ("next purge", 10), ("note", 60),
 ]  # fmt: skip
 

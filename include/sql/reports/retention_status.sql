@@ -1,16 +1,19 @@
--- The demo's view of reporting.retention_status: per table and source, the policy, the oldest
--- row kept, whether the data is complete from there, the holds in force, the next purge date
--- and the note (landing: what can still be replayed).
+-- The demo's view of reporting.retention_status, one line per table over its sources: the
+-- policies, how many sources, the oldest row kept, whether every source's data is complete
+-- from there, the holds in force, the next purge date and a note (landing: what can still be
+-- replayed). The view itself has one row per table and source.
 SELECT table_name,
-       source_id,
-       policy || CASE policy_origin WHEN 'default' THEN '' ELSE ' (' || policy_origin || ')' END,
-       to_char(oldest_kept AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'),
-       CASE WHEN oldest_kept IS NULL THEN '-'
-            WHEN complete_since_oldest THEN 'yes'
-            ELSE 'from ' || to_char(complete_from AT TIME ZONE 'UTC', 'YYYY-MM-DD') END,
-       cardinality(holds_in_force),
-       next_purge,
-       coalesce(note, '')
+       string_agg(DISTINCT policy || CASE policy_origin WHEN 'default' THEN ''
+                                         ELSE ' (' || policy_origin || ')' END, ', '),
+       count(source_id),
+       to_char(min(oldest_kept) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'),
+       CASE WHEN bool_and(oldest_kept IS NULL) THEN '-'
+            WHEN bool_and(complete_since_oldest OR oldest_kept IS NULL) THEN 'yes'
+            ELSE 'not every source' END,
+       sum(cardinality(holds_in_force)),
+       min(next_purge),
+       coalesce(max(note), '')
 FROM reporting.retention_status
 WHERE oldest_kept IS NOT NULL OR note IS NOT NULL OR last_purge_at IS NOT NULL
-ORDER BY family, table_name, source_id
+GROUP BY family, table_name
+ORDER BY family, table_name
