@@ -63,6 +63,27 @@ BEGIN
     END IF;
 END $$;
 
+-- The legal hold that keeps a row, if any (the first by id): a hold of the row's source (or of
+-- every source; p_source NULL: a row of no single source, any hold) whose period overlaps
+-- p_span, the time the row speaks for. One test for every candidate query of retention.
+CREATE OR REPLACE FUNCTION etl.first_hold(p_holds jsonb, p_source text, p_span tstzrange)
+RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT h.hold_id
+    FROM jsonb_to_recordset(p_holds)
+         AS h (hold_id text, period_start timestamptz, period_end timestamptz, sources text[])
+    WHERE (p_source IS NULL OR cardinality(h.sources) = 0 OR p_source = ANY (h.sources))
+      AND tstzrange(h.period_start, h.period_end) && p_span
+    ORDER BY h.hold_id
+    LIMIT 1
+$$;
+REVOKE EXECUTE ON FUNCTION etl.first_hold(jsonb, text, tstzrange) FROM PUBLIC;
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'warehouse_loader') THEN
+        GRANT EXECUTE ON FUNCTION etl.first_hold(jsonb, text, tstzrange) TO warehouse_loader;
+    END IF;
+END $$;
+
 -- Per table and source: the policy, the oldest row kept, whether the data is complete from
 -- there (no purge removed anything after it; else from when it is), rows kept past the policy
 -- and why, the holds in force, the latest purge, the next purge date, and what it means

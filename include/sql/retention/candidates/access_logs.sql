@@ -7,13 +7,8 @@ SELECT t.ctid AS row_id, s.source_id, t.created_at AS at,
 FROM audit.access_logs t
 JOIN audit.sources s ON s.source_uuid = t.scraper_id
 LEFT JOIN LATERAL (
-    SELECT h.hold_id
-    FROM jsonb_to_recordset(%(holds)s::jsonb)
-         AS h (hold_id text, period_start timestamptz, period_end timestamptz, sources text[])
-    WHERE (cardinality(h.sources) = 0 OR s.source_id = ANY (h.sources))
-      AND h.period_start <= t.created_at
-    ORDER BY h.hold_id
-    LIMIT 1
+    SELECT etl.first_hold(%(holds)s::jsonb, s.source_id,
+                          tstzrange(NULL, t.created_at, '(]')) AS hold_id
 ) h ON true
 WHERE t.created_at < %(cutoff)s
   AND CASE WHEN %(source_id)s::text IS NULL THEN s.source_id <> ALL (%(overridden)s::text[])

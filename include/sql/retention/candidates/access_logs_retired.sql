@@ -6,13 +6,8 @@ SELECT t.ctid AS row_id, t.source_id, t.last_at AS at,
        'legal hold ' || h.hold_id AS kept_by
 FROM audit.access_logs_retired t
 LEFT JOIN LATERAL (
-    SELECT h.hold_id
-    FROM jsonb_to_recordset(%(holds)s::jsonb)
-         AS h (hold_id text, period_start timestamptz, period_end timestamptz, sources text[])
-    WHERE (cardinality(h.sources) = 0 OR t.source_id = ANY (h.sources))
-      AND h.period_start <= t.last_at
-    ORDER BY h.hold_id
-    LIMIT 1
+    SELECT etl.first_hold(%(holds)s::jsonb, t.source_id,
+                          tstzrange(NULL, t.last_at, '(]')) AS hold_id
 ) h ON true
 WHERE t.last_at < %(cutoff)s
   AND NOT EXISTS (SELECT FROM audit.access_logs l

@@ -7,16 +7,10 @@ SELECT t.ctid AS row_id, t.source_id, t.quarantined_at AS at, t.quarantine_id::t
 FROM dq.quarantine t
 LEFT JOIN dq.completeness w ON w.batch_id = t.batch_id
 LEFT JOIN LATERAL (
-    SELECT h.hold_id
-    FROM jsonb_to_recordset(%(holds)s::jsonb)
-         AS h (hold_id text, period_start timestamptz, period_end timestamptz, sources text[])
-    WHERE (cardinality(h.sources) = 0 OR t.source_id = ANY (h.sources))
-      AND CASE WHEN w.window_start IS NOT NULL
-               THEN tstzrange(w.window_start, w.window_end)
-                    && tstzrange(h.period_start, h.period_end)
-               ELSE h.period_start < t.quarantined_at END
-    ORDER BY h.hold_id
-    LIMIT 1
+    SELECT etl.first_hold(%(holds)s::jsonb, t.source_id,
+                          CASE WHEN w.window_start IS NOT NULL
+                               THEN tstzrange(w.window_start, w.window_end)
+                               ELSE tstzrange(NULL, t.quarantined_at) END) AS hold_id
 ) h ON true
 WHERE t.quarantined_at < %(cutoff)s
   AND CASE WHEN %(source_id)s::text IS NULL THEN t.source_id <> ALL (%(overridden)s::text[])

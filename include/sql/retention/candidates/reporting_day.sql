@@ -5,15 +5,9 @@ SELECT t.ctid AS row_id, t.source_id, t.day::timestamp AT TIME ZONE 'UTC' AS at,
        'legal hold ' || h.hold_id AS kept_by
 FROM {table} t
 LEFT JOIN LATERAL (
-    SELECT h.hold_id
-    FROM jsonb_to_recordset(%(holds)s::jsonb)
-         AS h (hold_id text, period_start timestamptz, period_end timestamptz, sources text[])
-    WHERE (cardinality(h.sources) = 0 OR t.source_id = ANY (h.sources))
-      AND tstzrange(h.period_start, h.period_end)
-          && tstzrange(t.day::timestamp AT TIME ZONE 'UTC',
-                       (t.day + 1)::timestamp AT TIME ZONE 'UTC')
-    ORDER BY h.hold_id
-    LIMIT 1
+    SELECT etl.first_hold(%(holds)s::jsonb, t.source_id,
+                          tstzrange(t.day::timestamp AT TIME ZONE 'UTC',
+                          (t.day + 1)::timestamp AT TIME ZONE 'UTC')) AS hold_id
 ) h ON true
 WHERE t.day < (%(cutoff)s::timestamptz AT TIME ZONE 'UTC')::date
   AND CASE WHEN %(source_id)s::text IS NULL THEN t.source_id <> ALL (%(overridden)s::text[])

@@ -5,13 +5,8 @@ SELECT t.ctid AS row_id, NULL::text AS source_id, t.day::timestamp AT TIME ZONE 
        'legal hold ' || h.hold_id AS kept_by
 FROM {table} t
 LEFT JOIN LATERAL (
-    SELECT h.hold_id
-    FROM jsonb_to_recordset(%(holds)s::jsonb)
-         AS h (hold_id text, period_start timestamptz, period_end timestamptz, sources text[])
-    WHERE tstzrange(h.period_start, h.period_end)
-          && tstzrange(t.day::timestamp AT TIME ZONE 'UTC',
-                       (t.day + 1)::timestamp AT TIME ZONE 'UTC')
-    ORDER BY h.hold_id
-    LIMIT 1
+    SELECT etl.first_hold(%(holds)s::jsonb, NULL,
+                          tstzrange(t.day::timestamp AT TIME ZONE 'UTC',
+                          (t.day + 1)::timestamp AT TIME ZONE 'UTC')) AS hold_id
 ) h ON true
 WHERE t.day < (%(cutoff)s::timestamptz AT TIME ZONE 'UTC')::date
